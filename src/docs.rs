@@ -1,0 +1,155 @@
+//! The interactive docs: Swagger UI, vendored from `swagger-ui-dist`, embedded at build
+//! time (see `build.rs`) and served from `/docs` and `/docs/<file>`.
+//!
+//! Lookup is an exact match of the path's last segment against a table fixed at build
+//! time: no file system, no decoding, no `..` handling, so no path can reach anything
+//! else. The page refers to its assets and to `openapi.json` by relative URLs, so it works
+//! at `/docs` and behind the gateway at `/public/docs` alike. Built without the `docs`
+//! feature, the table is empty and every docs path is `404`.
+
+use http::header::{HeaderValue, CONTENT_SECURITY_POLICY, ETAG, REFERRER_POLICY};
+
+use crate::response::{Response, ResponseExt};
+
+mod generated {
+    /// One embedded file.
+    pub struct Asset {
+        pub name: &'static str,
+        pub content_type: &'static str,
+        pub etag: &'static str,
+        pub body: &'static [u8],
+    }
+    include!(concat!(env!("OUT_DIR"), "/static_docs.rs"));
+}
+
+pub use generated::{Asset, ASSETS, OPENAPI, OPENAPI_HASH, OPENAPI_SERVER_URL_AT};
+
+/// The page served at `/docs` itself.
+pub const INDEX: &str = "index.html";
+
+/// Caching for docs files: short enough that an upgrade shows within minutes, long
+/// enough that APIM's `cache-store` and browsers absorb repeated loads; `ETag`
+/// revalidation makes refreshes cheap.
+pub const DOCS_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// Swagger UI runs from our own origin only: no inline script or style element, no eval,
+/// no third-party hosts. It needs `data:` images (the CSS's SVG icons); React's style
+/// attributes go through the DOM API, which `style-src 'self'` allows. The browser test
+/// fails on any CSP violation.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The embedded file called `name`, if there is one.
+pub fn asset(name: &str) -> Option<&'static Asset> {
+    ASSETS
+        .binary_search_by(|asset| asset.name.cmp(name))
+        .ok()
+        .map(|i| &ASSETS[i])
+}
+
+/// `200` with the asset, or `304` when the client's `If-None-Match` already has it.
+pub fn serve(asset: &'static Asset, request_headers: &http::HeaderMap) -> Response {
+    let mut response = if etag_matches(request_headers, asset.etag) {
+        not_modified()
+    } else {
+        Response::with_body(http::StatusCode::OK, asset.content_type, asset.body)
+    }
+    .cache_control(DOCS_CACHE_CONTROL);
+    let headers = response.headers_mut();
+    headers.insert(ETAG, HeaderValue::from_static(asset.etag));
+    if asset.content_type.starts_with("text/html") {
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    }
+    response
+}
+
+/// A `304 Not Modified` (no body, no content type).
+pub fn not_modified() -> Response {
+    let mut response = Response::new(Default::default());
+    *response.status_mut() = http::StatusCode::NOT_MODIFIED;
+    response
+}
+
+/// RFC 9110 `If-None-Match`: weak comparison against a list of tags, or `*`.
+pub fn etag_matches(request_headers: &http::HeaderMap, etag: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    request_headers
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inm(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::IF_NONE_MATCH, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn etag_comparison_is_weak_and_handles_lists() {
+        assert!(etag_matches(&inm("\"abc\""), "\"abc\""));
+        assert!(etag_matches(&inm("W/\"abc\""), "\"abc\""));
+        assert!(etag_matches(&inm("\"x\", \"abc\""), "\"abc\""));
+        assert!(etag_matches(&inm("*"), "\"abc\""));
+        assert!(!etag_matches(&inm("\"abd\""), "\"abc\""));
+        assert!(!etag_matches(&http::HeaderMap::new(), "\"abc\""));
+    }
+
+    #[cfg(feature = "docs")]
+    #[test]
+    fn the_table_holds_the_page_and_its_assets_with_types() {
+        let names: Vec<_> = ASSETS.iter().map(|a| a.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "binary search needs a sorted table");
+        for (name, kind) in [
+            (INDEX, "text/html"),
+            ("swagger-ui.css", "text/css"),
+            ("swagger-ui-bundle.js", "text/javascript"),
+            ("swagger-initializer.js", "text/javascript"),
+        ] {
+            let asset = asset(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert!(asset.content_type.starts_with(kind), "{name}");
+            assert!(asset.etag.starts_with('"') && asset.etag.ends_with('"'));
+        }
+        for escape in [
+            "../Cargo.toml",
+            "..",
+            ".",
+            "",
+            "/etc/passwd",
+            "%2e%2e",
+            "index.html/",
+        ] {
+            assert!(asset(escape).is_none(), "{escape}");
+        }
+    }
+
+    #[cfg(feature = "docs")]
+    #[test]
+    fn the_page_uses_only_relative_urls() {
+        let page = std::str::from_utf8(asset(INDEX).unwrap().body).unwrap();
+        for attr in ["href=\"", "src=\""] {
+            for (i, _) in page.match_indices(attr) {
+                let url = &page[i + attr.len()..];
+                assert!(
+                    !url.starts_with('/') && !url.starts_with("http"),
+                    "absolute URL in index.html: {}",
+                    &url[..url.find('"').unwrap()]
+                );
+            }
+        }
+        assert!(
+            !page.contains("<script>"),
+            "no inline script (CSP forbids it)"
+        );
+    }
+}

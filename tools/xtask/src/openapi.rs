@@ -1,0 +1,241 @@
+//! Generates `static-docs/openapi.json` (OpenAPI 3.0.3) from the component's own constants.
+//!
+//! Why 3.0.3 and `openapiv3`: APIM and most gateways import 3.0 without loss (3.1 support
+//! is partial), and utoipa 4+ emits only 3.1. The document is written as JSON values (easy
+//! to read next to the contract), then round-tripped through `openapiv3`'s typed 3.0 model,
+//! so anything that is not 3.0 fails here. Routes, parameter rules, error shapes and
+//! examples all come from `name_api` (the examples are rendered by the real error code),
+//! so the document cannot drift from the handler; `cargo xtask openapi --check` (run by the
+//! tests) fails when the committed file differs from a fresh generation.
+
+use anyhow::{bail, Context, Result};
+use name_api::contract::*;
+use name_api::problem::{Problem, Rule};
+use name_api::router::NameBody;
+use serde_json::{json, Value};
+
+use crate::paths::openapi_json;
+
+/// APIM's error body, for the 401 and 429 the gateway answers with.
+fn gateway_error(status: u16, message: &str) -> Value {
+    json!({ "statusCode": status, "message": message })
+}
+
+fn problem_example(problem: Problem) -> Value {
+    serde_json::to_value(problem.body()).expect("problem bodies serialise")
+}
+
+fn problem_content(examples: Value) -> Value {
+    json!({ PROBLEM_CONTENT_TYPE: {
+        "schema": { "$ref": "#/components/schemas/Problem" },
+        "examples": examples,
+    }})
+}
+
+/// The whole document, as JSON.
+pub fn document() -> Value {
+    let rule_codes: Vec<&str> = Rule::ALL.iter().map(|rule| rule.code()).collect();
+    let mut invalid_examples = serde_json::Map::new();
+    for rule in Rule::ALL {
+        invalid_examples.insert(
+            rule.code().to_owned(),
+            json!({ "summary": rule.reason(), "value": problem_example(Problem::InvalidParameter(rule)) }),
+        );
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "name-api",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": concat!(
+                "Random given names, served by a Spin WebAssembly component behind Azure API Management.\n\n",
+                "Calls to `/api/...` need a subscription key: use **Authorize** and enter it, or send the ",
+                "`Ocp-Apim-Subscription-Key` header or the `subscription-key` query parameter. ",
+                "Errors from the service are RFC 9457 problem details (`application/problem+json`); ",
+                "errors from the gateway (401, 429) are API Management's `{statusCode, message}` JSON."
+            ),
+            "license": { "name": "MIT" }
+        },
+        "servers": [{
+            "url": "/",
+            "description": "Where this document is served from (`/` locally, `/api` behind the gateway; set by the `api_base` variable)."
+        }],
+        "security": [
+            { "apimSubscriptionKeyHeader": [] },
+            { "apimSubscriptionKeyQuery": [] }
+        ],
+        "tags": [{ "name": "names", "description": "Random names" }],
+        "paths": {
+            GENERATE_NAME_PATH: {
+                "get": {
+                    "tags": ["names"],
+                    "operationId": "generate_name",
+                    "summary": "Generate a random name",
+                    "description": "Returns a name drawn uniformly at random from a curated list of several hundred given names, optionally only among those whose lowercase form starts with the lowercase `starts_with`.",
+                    "parameters": [{
+                        "name": STARTS_WITH,
+                        "in": "query",
+                        "required": false,
+                        "description": format!(
+                            "Only names starting with this text, compared in lowercase (Unicode-aware). {}. Letters are Unicode general category L in the Basic Multilingual Plane (the `pattern` spells them out so that every regex engine reads it alike). Other query parameters are ignored.",
+                            capitalised(STARTS_WITH_RULE)
+                        ),
+                        "schema": {
+                            "type": "string",
+                            "minLength": STARTS_WITH_MIN_CHARS,
+                            "maxLength": STARTS_WITH_MAX_CHARS,
+                            "pattern": name_api::letters::ecma_pattern(),
+                        },
+                        "example": "N"
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "A name.",
+                            "headers": { "Cache-Control": { "description": "Always `no-store`: every call is a new draw.", "schema": { "type": "string" } } },
+                            "content": { JSON_CONTENT_TYPE: {
+                                "schema": { "$ref": "#/components/schemas/Name" },
+                                "example": serde_json::to_value(NameBody { name: "Nadia" }).unwrap()
+                            }}
+                        },
+                        "401": {
+                            "description": "Missing or invalid subscription key (from the gateway), or a request that bypassed the gateway (from the service).",
+                            "content": {
+                                JSON_CONTENT_TYPE: {
+                                    "schema": { "$ref": "#/components/schemas/GatewayError" },
+                                    "examples": {
+                                        "missing": { "value": gateway_error(401, "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.") },
+                                        "invalid": { "value": gateway_error(401, "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.") }
+                                    }
+                                },
+                                PROBLEM_CONTENT_TYPE: {
+                                    "schema": { "$ref": "#/components/schemas/Problem" },
+                                    "example": problem_example(Problem::Unauthorized)
+                                }
+                            }
+                        },
+                        "404": {
+                            "description": "No name starts with `starts_with`.",
+                            "content": problem_content(json!({ "no_match": { "value": problem_example(Problem::NoMatch { starts_with: "Xy".into() }) } }))
+                        },
+                        "405": {
+                            "description": "Method other than GET or HEAD.",
+                            "headers": { "Allow": { "description": "The allowed methods.", "schema": { "type": "string", "example": ALLOWED_METHODS } } },
+                            "content": problem_content(json!({ "method_not_allowed": { "value": problem_example(Problem::MethodNotAllowed) } }))
+                        },
+                        "422": {
+                            "description": "`starts_with` breaks a rule; `invalid_params` names the parameter and the rule.",
+                            "content": problem_content(Value::Object(invalid_examples))
+                        },
+                        "429": {
+                            "description": "Rate limit of the subscription exceeded (from the gateway).",
+                            "headers": { "Retry-After": { "description": "Seconds until the window renews.", "schema": { "type": "integer", "minimum": 0 } } },
+                            "content": { JSON_CONTENT_TYPE: {
+                                "schema": { "$ref": "#/components/schemas/GatewayError" },
+                                "example": gateway_error(429, "Rate limit is exceeded. Try again in 42 seconds.")
+                            }}
+                        },
+                        "503": {
+                            "description": "The service is misconfigured (production mode without its backend key) and refuses requests.",
+                            "content": problem_content(json!({ "misconfigured": { "value": problem_example(Problem::Misconfigured) } }))
+                        }
+                    }
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Name": {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": false,
+                    "properties": { "name": { "type": "string", "minLength": 1, "description": "A given name." } }
+                },
+                "Problem": {
+                    "type": "object",
+                    "description": "RFC 9457 problem details; the one shape of every error the service returns.",
+                    "required": ["type", "title", "status", "detail"],
+                    "properties": {
+                        "type": { "type": "string", "enum": ["about:blank"] },
+                        "title": { "type": "string", "description": "The HTTP reason phrase (RFC 9110)." },
+                        "status": { "type": "integer", "minimum": 400, "maximum": 599 },
+                        "detail": { "type": "string" },
+                        "invalid_params": {
+                            "type": "array",
+                            "description": "Present on 422 only.",
+                            "items": { "$ref": "#/components/schemas/InvalidParam" }
+                        }
+                    }
+                },
+                "InvalidParam": {
+                    "type": "object",
+                    "required": ["name", "in", "rule", "reason"],
+                    "properties": {
+                        "name": { "type": "string", "example": STARTS_WITH },
+                        "in": { "type": "string", "enum": ["query"] },
+                        "rule": { "type": "string", "enum": rule_codes },
+                        "reason": { "type": "string" }
+                    }
+                },
+                "GatewayError": {
+                    "type": "object",
+                    "description": "Azure API Management's error body.",
+                    "required": ["statusCode", "message"],
+                    "properties": {
+                        "statusCode": { "type": "integer" },
+                        "message": { "type": "string" }
+                    }
+                }
+            },
+            "securitySchemes": {
+                "apimSubscriptionKeyHeader": {
+                    "type": "apiKey", "in": "header", "name": SUBSCRIPTION_KEY_HEADER,
+                    "description": "API Management subscription key (either of the subscription's two keys)."
+                },
+                "apimSubscriptionKeyQuery": {
+                    "type": "apiKey", "in": "query", "name": SUBSCRIPTION_KEY_QUERY,
+                    "description": "The same key as a query parameter."
+                }
+            }
+        }
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The document as committed: checked against the typed 3.0 model, pretty-printed.
+pub fn render() -> Result<String> {
+    let typed: openapiv3::OpenAPI = serde_json::from_value(document())
+        .context("the document does not fit the OpenAPI 3.0 model")?;
+    if typed.openapi != "3.0.3" {
+        bail!("expected OpenAPI 3.0.3, got {}", typed.openapi);
+    }
+    let mut text = serde_json::to_string_pretty(&typed)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Write the document, or with `check` fail if the committed one differs.
+pub fn run(check: bool) -> Result<()> {
+    let fresh = render()?;
+    let path = openapi_json();
+    if check {
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != fresh {
+            bail!(
+                "{} is out of date with the code: run `cargo xtask openapi` and commit it",
+                path.display()
+            );
+        }
+        println!("openapi: {} is up to date", path.display());
+    } else {
+        std::fs::write(&path, fresh)?;
+        println!("openapi: wrote {}", path.display());
+    }
+    Ok(())
+}

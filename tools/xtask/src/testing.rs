@@ -1,0 +1,101 @@
+//! `cargo xtask test`: the whole test suite, as CI runs it.
+//!
+//! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
+//! the OpenAPI and vendored-docs drift checks, the release build of the component and its
+//! composition, and `cargo test` over the workspace. The integration tests in `tests/`
+//! start the real component on `wasmtime serve` and drive it over loopback HTTP, with
+//! Chromium (Playwright) and schemathesis; they find the artifacts and tools through the
+//! environment variables set here.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::paths::root;
+use crate::setup::{self, SetupArgs};
+use crate::{artifacts, letters, openapi, run, vendor};
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Skip the checks that need the npm registry (the vendored Swagger UI comparison).
+    #[arg(long)]
+    pub offline: bool,
+    /// Extra arguments for `cargo test` (e.g. a test name filter), after `--`.
+    #[arg(last = true)]
+    pub cargo_test_args: Vec<String>,
+}
+
+pub fn test_all(args: TestArgs) -> Result<()> {
+    let started = Instant::now();
+    let tools = setup::ensure(&SetupArgs::default())?;
+    let wasmtime = tools
+        .wasmtime
+        .context("wasmtime is required for the tests")?;
+
+    step("rustfmt", || run(cargo().args(["fmt", "--all", "--check"])))?;
+    step("clippy (native)", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "spin-variables-env",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("clippy (wasm32-wasip2)", || {
+        run(cargo().args([
+            "clippy",
+            "--target",
+            artifacts::WASM_TARGET,
+            "--package",
+            "name-api",
+            "--package",
+            "spin-variables-env",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("letters table is current", || letters::run(true))?;
+    step("openapi.json is current", || openapi::run(true))?;
+    if !args.offline {
+        step("vendored Swagger UI matches npm", || {
+            vendor::run_vendor(true)
+        })?;
+    }
+    let built = step("build component and composition", || artifacts::build(true))?;
+    step("cargo test", || {
+        run(cargo()
+            .args(["test", "--workspace", "--exclude", "spin-variables-env"])
+            .args(&args.cargo_test_args)
+            .env("NAME_API_WASM", &built.component)
+            .env("NAME_API_COMPOSED_WASM", &built.composed)
+            .env("WASMTIME", &wasmtime)
+            .env("NAME_API_VENV_BIN", &tools.venv_bin))
+    })?;
+    println!("xtask test: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    println!("==> {name}");
+    let result = f().with_context(|| format!("step failed: {name}"));
+    println!(
+        "<== {name}: {} in {:.1?}",
+        if result.is_ok() { "ok" } else { "FAILED" },
+        started.elapsed()
+    );
+    result
+}
