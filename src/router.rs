@@ -66,6 +66,12 @@ pub fn handle<R: rand::Rng + ?Sized>(
     let mut response = auth::check(&policy, &request.headers)
         .and_then(|()| dispatch(request, vars, rng))
         .unwrap_or_else(Problem::into_response);
+    // An explicit length instead of chunked encoding; on HEAD it is the GET body's
+    // length (RFC 9110 9.3.2), so HEAD and GET headers are the same.
+    if response.status() != StatusCode::NOT_MODIFIED {
+        let length = http::HeaderValue::from(response.body().len());
+        response.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+    }
     if request.method == Method::HEAD {
         *response.body_mut() = Body::Borrowed(&[]);
     }
@@ -255,7 +261,7 @@ mod tests {
             let head = call("HEAD", uri);
             assert_eq!(head.status(), get.status(), "{uri}");
             assert!(head.body().is_empty(), "{uri}");
-            for name in ["content-type", "cache-control", "etag", "location"] {
+            for name in ["content-type", "content-length", "cache-control", "etag", "location"] {
                 assert_eq!(
                     head.headers().get(name),
                     get.headers().get(name),

@@ -70,3 +70,28 @@ pub fn run(check: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_table_is_current() {
+        let committed = std::fs::read_to_string(root().join("src/letters_table.rs")).unwrap();
+        assert!(committed == render(), "run `cargo xtask letters`");
+    }
+
+    /// The published pattern, compiled by Rust's `regex`, accepts exactly the characters
+    /// the component accepts, over every code point.
+    #[test]
+    fn published_pattern_means_what_the_component_enforces() {
+        let pattern = regex::Regex::new(&name_api::letters::ecma_pattern()).unwrap();
+        let mut accepted = 0;
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let by_component = name_api::query::validate(c.to_string()).is_ok();
+            assert_eq!(pattern.is_match(&c.to_string()), by_component, "U+{:04X}", c as u32);
+            accepted += usize::from(by_component);
+        }
+        assert!(accepted > 45_000, "{accepted} letters accepted");
+    }
+}

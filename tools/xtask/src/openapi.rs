@@ -239,3 +239,29 @@ pub fn run(check: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_document_is_current() {
+        let committed = std::fs::read_to_string(openapi_json()).unwrap();
+        assert!(committed == render().unwrap(), "run `cargo xtask openapi`");
+    }
+
+    #[test]
+    fn document_states_the_handler_rules() {
+        let doc = document();
+        let param = &doc["paths"][GENERATE_NAME_PATH]["get"]["parameters"][0];
+        assert_eq!(param["name"], STARTS_WITH);
+        assert_eq!(param["schema"]["maxLength"], STARTS_WITH_MAX_CHARS);
+        assert_eq!(param["schema"]["minLength"], STARTS_WITH_MIN_CHARS);
+        let responses = doc["paths"][GENERATE_NAME_PATH]["get"]["responses"].as_object().unwrap();
+        for status in ["200", "401", "404", "405", "422", "429"] {
+            assert!(responses.contains_key(status), "{status}");
+        }
+        assert_eq!(doc["components"]["securitySchemes"]["apimSubscriptionKeyHeader"]["name"], SUBSCRIPTION_KEY_HEADER);
+        assert_eq!(doc["servers"][0]["url"], "/");
+    }
+}

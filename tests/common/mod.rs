@@ -1,0 +1,190 @@
+//! Test harness: the real component on a real WASI HTTP host, over loopback HTTP.
+//!
+//! [`Host::start`] runs `wasmtime serve` with the composed component that `cargo xtask
+//! build` produced (the unmodified component plus the variables plug), on a free
+//! 127.0.0.1 port, with Spin variables passed as `SPIN_VARIABLE_*` through the
+//! environment (never on the command line). The host's output goes to a log file that
+//! tests can read, e.g. to prove no secret is logged. Dropping the host kills it.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A path from an environment variable set by `cargo xtask test`, or a default.
+fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
+    std::env::var_os(name).map(PathBuf::from).unwrap_or_else(default)
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The component exactly as Spin runs it.
+pub fn component_wasm() -> PathBuf {
+    let path = env_path("NAME_API_WASM", || repo_root().join("target/wasm32-wasip2/release/name_api.wasm"));
+    assert!(path.is_file(), "{} missing: run `cargo xtask test` (it builds it)", path.display());
+    path
+}
+
+/// The component composed with the variables plug, for `wasmtime serve`.
+pub fn composed_wasm() -> PathBuf {
+    let path = env_path("NAME_API_COMPOSED_WASM", || repo_root().join("target/name_api.composed.wasm"));
+    assert!(path.is_file(), "{} missing: run `cargo xtask test` (it builds it)", path.display());
+    path
+}
+
+fn wasmtime() -> PathBuf {
+    env_path("WASMTIME", || PathBuf::from("wasmtime"))
+}
+
+/// A directory for logs and screenshots of this test run.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = repo_root().join("tests").join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `wasmtime serve`.
+pub struct Host {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Host {
+    /// Start the component with these Spin variables (`("backend_key", "...")`, ...).
+    pub fn start(variables: &[(&str, &str)]) -> Host {
+        let name = format!("host-{}-{}", std::process::id(), unique());
+        let log = artifacts_dir().join(format!("{name}.log"));
+        for _attempt in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(wasmtime());
+            cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
+            for (variable, value) in variables {
+                let env_name = format!("SPIN_VARIABLE_{}", variable.to_uppercase());
+                cmd.arg("--env").arg(&env_name).env(&env_name, value);
+            }
+            let log_file = std::fs::File::create(&log).unwrap();
+            cmd.arg(composed_wasm())
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().unwrap())
+                .stderr(log_file);
+            let child = cmd.spawn().expect("starting wasmtime (run `cargo xtask test`, which installs it)");
+            let mut host = Host { base: format!("http://127.0.0.1:{port}"), log: log.clone(), child };
+            if host.wait_ready(port) {
+                return host;
+            }
+        }
+        panic!("wasmtime serve did not come up; see {}", log.display());
+    }
+
+    /// Wait until the port accepts connections, or the host exits (port taken).
+    fn wait_ready(&mut self, port: u16) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    /// The host's output so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A response, fully read.
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Send one request; no redirects followed, no status treated as an error.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .allow_non_standard_methods(true)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = agent
+        .run(builder.body(()).unwrap())
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let (parts, mut body) = response.into_parts();
+    let mut bytes = Vec::new();
+    body.as_reader().read_to_end(&mut bytes).unwrap();
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body: bytes }
+}
+
+pub fn get(url: &str) -> Reply {
+    send("GET", url, &[])
+}
+
+/// Send raw bytes and return the raw response (for requests a client library would
+/// normalise or refuse to send).
+pub fn raw(base: &str, request: &[u8]) -> String {
+    use std::io::Write;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `path` exists (for screenshots and reports).
+pub fn exists(path: &Path) -> bool {
+    path.is_file()
+}

@@ -1,0 +1,53 @@
+//! The docs in a real headless Chromium (Debian's, driven by playwright-core from
+//! `tests/browser/docs.mjs`): the page loads its assets and the spec by relative URLs,
+//! "Authorize" takes a subscription key, "Try it out" returns a name. Screenshots are
+//! saved in `tests/artifacts/`.
+
+mod common;
+
+use std::process::Command;
+
+use common::{artifacts_dir, repo_root, Host};
+
+fn run_docs_script(url: &str, screenshot: &str, extra: &[&str]) {
+    let shot = artifacts_dir().join(screenshot);
+    let _ = std::fs::remove_file(&shot);
+    let output = Command::new("node")
+        .arg(repo_root().join("tests/browser/docs.mjs"))
+        .args(["--url", url, "--screenshot"])
+        .arg(&shot)
+        .args(extra)
+        .output()
+        .expect("node is required (cargo xtask test installs it)");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{log}");
+    assert!(output.status.success(), "browser test failed:\n{log}");
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot looks empty");
+}
+
+#[test]
+fn docs_try_it_out_returns_a_name_in_a_real_browser() {
+    let host = Host::start(&[]);
+    run_docs_script(
+        &host.url("/docs"),
+        "docs-direct.png",
+        &["--key", "browser-test-subscription-key", "--starts-with", "Ñ"],
+    );
+}
+
+#[test]
+fn docs_show_an_unmatched_filter_as_a_404_problem() {
+    let host = Host::start(&[]);
+    // Swagger UI validates the pattern client-side; a valid-looking but unmatched value
+    // reaches the component and shows the problem body.
+    run_docs_script(
+        &host.url("/docs"),
+        "docs-direct-404.png",
+        &["--starts-with", "Xyzzy", "--expect-status", "404"],
+    );
+}
