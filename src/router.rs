@@ -70,7 +70,9 @@ pub fn handle<R: rand::Rng + ?Sized>(
     // length (RFC 9110 9.3.2), so HEAD and GET headers are the same.
     if response.status() != StatusCode::NOT_MODIFIED {
         let length = http::HeaderValue::from(response.body().len());
-        response.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, length);
     }
     if request.method == Method::HEAD {
         *response.body_mut() = Body::Borrowed(&[]);
@@ -261,7 +263,13 @@ mod tests {
             let head = call("HEAD", uri);
             assert_eq!(head.status(), get.status(), "{uri}");
             assert!(head.body().is_empty(), "{uri}");
-            for name in ["content-type", "content-length", "cache-control", "etag", "location"] {
+            for name in [
+                "content-type",
+                "content-length",
+                "cache-control",
+                "etag",
+                "location",
+            ] {
                 assert_eq!(
                     head.headers().get(name),
                     get.headers().get(name),

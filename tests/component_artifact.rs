@@ -38,16 +38,34 @@ fn interfaces(bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
 fn component_targets_wasi_http_0_2_and_spin_variables_only() {
     let bytes = std::fs::read(common::component_wasm()).unwrap();
     let (imports, exports) = interfaces(&bytes);
-    assert!(exports.contains("wasi:http/incoming-handler@0.2.0"), "{exports:?}");
-    assert!(imports.contains("fermyon:spin/variables@2.0.0"), "{imports:?}");
-    assert!(imports.iter().any(|i| i.starts_with("wasi:http/types@0.2.")), "{imports:?}");
+    assert!(
+        exports.contains("wasi:http/incoming-handler@0.2.0"),
+        "{exports:?}"
+    );
+    assert!(
+        imports.contains("fermyon:spin/variables@2.0.0"),
+        "{imports:?}"
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/types@0.2.")),
+        "{imports:?}"
+    );
     for import in &imports {
         assert!(
-            import.starts_with("wasi:") && import.contains("@0.2.") || import == "fermyon:spin/variables@2.0.0",
+            import.starts_with("wasi:") && import.contains("@0.2.")
+                || import == "fermyon:spin/variables@2.0.0",
             "unexpected import {import}: every host must provide what the component imports"
         );
-        assert!(!import.starts_with("wasi:http/outgoing-handler"), "no outbound HTTP");
-        assert!(!import.contains("@0.3"), "wasi:http@0.3 is not portable yet: {import}");
+        assert!(
+            !import.starts_with("wasi:http/outgoing-handler"),
+            "no outbound HTTP"
+        );
+        assert!(
+            !import.contains("@0.3"),
+            "wasi:http@0.3 is not portable yet: {import}"
+        );
     }
 }
 
@@ -55,11 +73,28 @@ fn component_targets_wasi_http_0_2_and_spin_variables_only() {
 fn composition_removes_only_the_variables_import() {
     let component = interfaces(&std::fs::read(common::component_wasm()).unwrap());
     let composed = interfaces(&std::fs::read(common::composed_wasm()).unwrap());
-    assert!(composed.0.iter().all(|i| i.starts_with("wasi:")), "{:?}", composed.0);
-    assert!(composed.0.contains("wasi:cli/environment@0.2.0") || composed.0.iter().any(|i| i.starts_with("wasi:cli/environment")));
+    assert!(
+        composed.0.iter().all(|i| i.starts_with("wasi:")),
+        "{:?}",
+        composed.0
+    );
+    assert!(
+        composed.0.contains("wasi:cli/environment@0.2.0")
+            || composed
+                .0
+                .iter()
+                .any(|i| i.starts_with("wasi:cli/environment"))
+    );
     assert_eq!(composed.1, component.1, "same exports");
-    let component_wasi: BTreeSet<_> = component.0.iter().filter(|i| i.starts_with("wasi:")).collect();
-    assert!(component_wasi.iter().all(|i| composed.0.contains(*i)), "all WASI imports kept");
+    let component_wasi: BTreeSet<_> = component
+        .0
+        .iter()
+        .filter(|i| i.starts_with("wasi:"))
+        .collect();
+    assert!(
+        component_wasi.iter().all(|i| composed.0.contains(*i)),
+        "all WASI imports kept"
+    );
 }
 
 #[test]
@@ -67,7 +102,9 @@ fn composed_file_embeds_the_unmodified_component() {
     let component = std::fs::read(common::component_wasm()).unwrap();
     let composed = std::fs::read(common::composed_wasm()).unwrap();
     assert!(
-        composed.windows(component.len()).any(|w| w == component.as_slice()),
+        composed
+            .windows(component.len())
+            .any(|w| w == component.as_slice()),
         "the composition must contain the component byte for byte"
     );
 }
@@ -83,17 +120,39 @@ fn spin_manifest_declares_what_the_code_reads_with_the_same_defaults() {
         (config::API_BASE, config::DEFAULT_API_BASE, false),
         (config::REQUIRE_BACKEND_KEY, "false", false),
     ] {
-        let declared = variables[name].as_table().unwrap_or_else(|| panic!("{name} not declared"));
+        let declared = variables[name]
+            .as_table()
+            .unwrap_or_else(|| panic!("{name} not declared"));
         assert_eq!(declared["default"].as_str(), Some(default), "{name}");
-        assert_eq!(declared.get("secret").and_then(|s| s.as_bool()).unwrap_or(false), secret, "{name}");
+        assert_eq!(
+            declared
+                .get("secret")
+                .and_then(|s| s.as_bool())
+                .unwrap_or(false),
+            secret,
+            "{name}"
+        );
         let component = &manifest["component"]["name-api"];
-        assert_eq!(component["variables"][name].as_str(), Some(&format!("{{{{ {name} }}}}")[..]), "{name}");
+        assert_eq!(
+            component["variables"][name].as_str(),
+            Some(&format!("{{{{ {name} }}}}")[..]),
+            "{name}"
+        );
     }
     let component = &manifest["component"]["name-api"];
-    assert_eq!(component["source"].as_str(), Some("target/wasm32-wasip2/release/name_api.wasm"));
-    assert_eq!(component["allowed_outbound_hosts"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        component["source"].as_str(),
+        Some("target/wasm32-wasip2/release/name_api.wasm")
+    );
+    assert_eq!(
+        component["allowed_outbound_hosts"].as_array().map(Vec::len),
+        Some(0)
+    );
     let build = component["build"]["command"].as_str().unwrap();
-    assert!(build.contains("--target wasm32-wasip2") && build.contains("--release"), "{build}");
+    assert!(
+        build.contains("--target wasm32-wasip2") && build.contains("--release"),
+        "{build}"
+    );
     let trigger = &manifest["trigger"]["http"].as_array().unwrap()[0];
     assert_eq!(trigger["route"].as_str(), Some("/..."));
 }

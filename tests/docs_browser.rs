@@ -27,7 +27,10 @@ fn run_docs_script(url: &str, screenshot: &str, extra: &[&str]) {
     println!("{log}");
     assert!(output.status.success(), "browser test failed:\n{log}");
     let png = std::fs::read(&shot).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot looks empty");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "screenshot looks empty"
+    );
 }
 
 #[test]
@@ -36,7 +39,12 @@ fn docs_try_it_out_returns_a_name_in_a_real_browser() {
     run_docs_script(
         &host.url("/docs"),
         "docs-direct.png",
-        &["--key", "browser-test-subscription-key", "--starts-with", "Ñ"],
+        &[
+            "--key",
+            "browser-test-subscription-key",
+            "--starts-with",
+            "Ñ",
+        ],
     );
 }
 

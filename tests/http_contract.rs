@@ -29,10 +29,19 @@ fn generate_name_returns_a_listed_name_as_json() {
 fn names_come_from_fresh_secure_randomness_per_request() {
     let host = open_host();
     let seen: HashSet<String> = (0..120)
-        .map(|_| get(&host.url("/generate_name")).json()["name"].as_str().unwrap().to_owned())
+        .map(|_| {
+            get(&host.url("/generate_name")).json()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     // 120 draws from 500+ names: a repeating or fixed seed would give few distinct names.
-    assert!(seen.len() > 80, "only {} distinct names in 120 draws", seen.len());
+    assert!(
+        seen.len() > 80,
+        "only {} distinct names in 120 draws",
+        seen.len()
+    );
 }
 
 #[test]
@@ -55,7 +64,10 @@ fn starts_with_is_case_insensitive_and_unicode_aware() {
             let reply = get(&host.url(&format!("/generate_name?starts_with={raw_query}")));
             assert_eq!(reply.status, 200, "{raw_query}: {}", reply.text());
             let name = reply.json()["name"].as_str().unwrap().to_lowercase();
-            assert!(name.starts_with(lowercase_prefix), "{raw_query} gave {name}");
+            assert!(
+                name.starts_with(lowercase_prefix),
+                "{raw_query} gave {name}"
+            );
         }
     }
 }
@@ -66,7 +78,10 @@ fn no_match_is_a_404_problem_never_a_500() {
     for query in ["%C3%91o", "Xyzzy", "q.", "zz", "%D1%8A"] {
         let reply = get(&host.url(&format!("/generate_name?starts_with={query}")));
         assert_eq!(reply.status, 404, "{query}");
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
         let body = reply.json();
         assert_eq!(body["status"], 404);
         assert_eq!(body["title"], "Not Found");
@@ -96,7 +111,10 @@ fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
     ] {
         let reply = get(&host.url(&format!("/generate_name?{query}")));
         assert_eq!(reply.status, 422, "{query}: {}", reply.text());
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
         let body = reply.json();
         assert_eq!(body["invalid_params"][0]["name"], "starts_with", "{query}");
         assert_eq!(body["invalid_params"][0]["rule"], rule, "{query}");
@@ -104,7 +122,10 @@ fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
     }
     // 64 two-byte letters is the longest valid value.
     let max = "%C3%A9".repeat(64);
-    assert_eq!(get(&host.url(&format!("/generate_name?starts_with={max}"))).status, 404);
+    assert_eq!(
+        get(&host.url(&format!("/generate_name?starts_with={max}"))).status,
+        404
+    );
 }
 
 #[test]
@@ -123,9 +144,16 @@ fn openapi_json_has_etag_cache_control_and_conditional_get() {
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("cache-control"), Some("public, max-age=300"));
     let committed = std::fs::read(common::repo_root().join("static-docs/openapi.json")).unwrap();
-    assert_eq!(reply.body, committed, "served verbatim with the default api_base");
+    assert_eq!(
+        reply.body, committed,
+        "served verbatim with the default api_base"
+    );
     let etag = reply.header("etag").unwrap().to_owned();
-    let again = send("GET", &host.url("/openapi.json"), &[("if-none-match", &etag)]);
+    let again = send(
+        "GET",
+        &host.url("/openapi.json"),
+        &[("if-none-match", &etag)],
+    );
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(etag.as_str()));
@@ -138,7 +166,11 @@ fn api_base_switches_the_advertised_server_without_a_rebuild() {
     assert_eq!(reply.json()["servers"][0]["url"], "/api");
     let bad = Host::start(&[("api_base", "not a url")]);
     assert_eq!(get(&bad.url("/openapi.json")).status, 503);
-    assert_eq!(get(&bad.url("/generate_name")).status, 200, "only the document depends on it");
+    assert_eq!(
+        get(&bad.url("/generate_name")).status,
+        200,
+        "only the document depends on it"
+    );
 }
 
 #[test]
@@ -146,25 +178,45 @@ fn docs_page_and_assets_are_served_with_types_and_caching() {
     let host = open_host();
     let page = get(&host.url("/docs"));
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let csp = page.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
     assert!(page.text().contains("docs/swagger-ui-bundle.js"));
     for (path, content_type) in [
-        ("/docs/swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        (
+            "/docs/swagger-ui-bundle.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/docs/swagger-ui.css", "text/css; charset=utf-8"),
-        ("/docs/swagger-initializer.js", "text/javascript; charset=utf-8"),
+        (
+            "/docs/swagger-initializer.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/docs/favicon-32x32.png", "image/png"),
         ("/docs/LICENSE", "text/plain; charset=utf-8"),
     ] {
         let reply = get(&host.url(path));
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(reply.header("content-type"), Some(content_type), "{path}");
-        assert_eq!(reply.header("cache-control"), Some("public, max-age=300"), "{path}");
-        let on_disk = std::fs::read(common::repo_root().join("static-docs").join(&path[6..])).unwrap();
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("public, max-age=300"),
+            "{path}"
+        );
+        let on_disk =
+            std::fs::read(common::repo_root().join("static-docs").join(&path[6..])).unwrap();
         assert_eq!(reply.body, on_disk, "{path} served byte for byte");
         let etag = reply.header("etag").unwrap();
-        assert_eq!(send("GET", &host.url(path), &[("if-none-match", etag)]).status, 304);
+        assert_eq!(
+            send("GET", &host.url(path), &[("if-none-match", etag)]).status,
+            304
+        );
     }
 }
 
@@ -182,12 +234,26 @@ fn root_and_docs_slash_redirect_relatively() {
 #[test]
 fn head_gives_get_headers_without_a_body() {
     let host = open_host();
-    for path in ["/openapi.json", "/docs", "/docs/swagger-ui.css", "/", "/nope", "/generate_name?starts_with=1"] {
+    for path in [
+        "/openapi.json",
+        "/docs",
+        "/docs/swagger-ui.css",
+        "/",
+        "/nope",
+        "/generate_name?starts_with=1",
+    ] {
         let got = get(&host.url(path));
         let head = send("HEAD", &host.url(path), &[]);
         assert_eq!(head.status, got.status, "{path}");
         assert!(head.body.is_empty(), "{path}");
-        for name in ["content-type", "content-length", "cache-control", "etag", "location", "allow"] {
+        for name in [
+            "content-type",
+            "content-length",
+            "cache-control",
+            "etag",
+            "location",
+            "allow",
+        ] {
             assert_eq!(head.header(name), got.header(name), "{path}: {name}");
         }
     }
@@ -199,8 +265,16 @@ fn head_gives_get_headers_without_a_body() {
 #[test]
 fn other_methods_on_known_paths_are_405_with_allow() {
     let host = open_host();
-    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "QUERY"] {
-        for path in ["/generate_name", "/openapi.json", "/docs", "/docs/swagger-ui.css", "/"] {
+    for method in [
+        "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "QUERY",
+    ] {
+        for path in [
+            "/generate_name",
+            "/openapi.json",
+            "/docs",
+            "/docs/swagger-ui.css",
+            "/",
+        ] {
             let reply = send(method, &host.url(path), &[]);
             assert_eq!(reply.status, 405, "{method} {path}");
             assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{method} {path}");
@@ -230,10 +304,17 @@ fn unknown_paths_and_traversal_attempts_are_404_problems() {
     ] {
         let reply = get(&host.url(path));
         assert_eq!(reply.status, 404, "{path}");
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json"),
+            "{path}"
+        );
     }
     // Sent raw, so no client can normalise the dot segments away.
-    let response = raw(&host.base, b"GET /docs/../../Cargo.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let response = raw(
+        &host.base,
+        b"GET /docs/../../Cargo.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(!response.contains("[package]"));
 }
@@ -241,14 +322,34 @@ fn unknown_paths_and_traversal_attempts_are_404_problems() {
 #[test]
 fn backend_key_guards_every_route() {
     let host = Host::start(&[("backend_key", KEY), ("require_backend_key", "true")]);
-    for path in ["/generate_name", "/openapi.json", "/docs", "/docs/swagger-ui.css", "/", "/nope"] {
+    for path in [
+        "/generate_name",
+        "/openapi.json",
+        "/docs",
+        "/docs/swagger-ui.css",
+        "/",
+        "/nope",
+    ] {
         let url = host.url(path);
         let missing = get(&url);
         assert_eq!(missing.status, 401, "{path}");
-        assert_eq!(missing.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            missing.header("content-type"),
+            Some("application/problem+json")
+        );
         assert!(missing.header("www-authenticate").is_some());
-        for wrong in ["", "x", &KEY[..KEY.len() - 1], &KEY.to_uppercase(), &format!("{KEY}x")] {
-            assert_eq!(send("GET", &url, &[("x-backend-key", wrong)]).status, 401, "{path} {wrong:?}");
+        for wrong in [
+            "",
+            "x",
+            &KEY[..KEY.len() - 1],
+            &KEY.to_uppercase(),
+            &format!("{KEY}x"),
+        ] {
+            assert_eq!(
+                send("GET", &url, &[("x-backend-key", wrong)]).status,
+                401,
+                "{path} {wrong:?}"
+            );
         }
         let allowed = send("GET", &url, &[("x-backend-key", KEY)]);
         assert_ne!(allowed.status, 401, "{path}");
@@ -261,8 +362,14 @@ fn backend_key_guards_every_route() {
     );
     assert!(twice.starts_with("HTTP/1.1 401"), "{twice}");
     // The key in the query string is not the key.
-    assert_eq!(get(&host.url(&format!("/generate_name?x-backend-key={KEY}"))).status, 401);
-    assert!(!host.log_text().contains(KEY), "the key must never be logged");
+    assert_eq!(
+        get(&host.url(&format!("/generate_name?x-backend-key={KEY}"))).status,
+        401
+    );
+    assert!(
+        !host.log_text().contains(KEY),
+        "the key must never be logged"
+    );
 }
 
 #[test]
@@ -274,9 +381,16 @@ fn production_mode_without_a_key_fails_closed_and_says_why() {
         assert_eq!(reply.json()["status"], 503);
     }
     let log = host.log_text();
-    assert!(log.contains("require_backend_key is true but backend_key is empty"), "{log}");
+    assert!(
+        log.contains("require_backend_key is true but backend_key is empty"),
+        "{log}"
+    );
     let typo = Host::start(&[("require_backend_key", "yes")]);
-    assert_eq!(get(&typo.url("/generate_name")).status, 503, "unknown values fail closed");
+    assert_eq!(
+        get(&typo.url("/generate_name")).status,
+        503,
+        "unknown values fail closed"
+    );
 }
 
 #[test]

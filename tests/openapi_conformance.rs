@@ -14,13 +14,21 @@ fn venv_bin(tool: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv/bin"));
     let path = bin.join(tool);
-    assert!(path.is_file(), "{} missing: run `cargo xtask test` (it creates .venv)", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask test` (it creates .venv)",
+        path.display()
+    );
     path
 }
 
 fn run(cmd: &mut Command) -> String {
     let output = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     println!("{log}");
     assert!(output.status.success(), "{cmd:?} failed:\n{log}");
     log
@@ -39,7 +47,9 @@ fn document_served_for_the_gateway_is_valid_too() {
     let host = Host::start(&[("api_base", "/api")]);
     let served = artifacts_dir().join("openapi.gateway.json");
     std::fs::write(&served, common::get(&host.url("/openapi.json")).body).unwrap();
-    run(Command::new(venv_bin("openapi-spec-validator")).args(["--schema", "3.0"]).arg(&served));
+    run(Command::new(venv_bin("openapi-spec-validator"))
+        .args(["--schema", "3.0"])
+        .arg(&served));
 }
 
 /// Why `ignored_auth` is excluded here: the subscription key is the *gateway's* security
@@ -56,9 +66,19 @@ fn running_component_conforms_to_the_document() {
         .args(["run", "static-docs/openapi.json", "--url", &host.base])
         .args(["--checks", "all", "--exclude-checks", "ignored_auth"])
         .args(["--header", &format!("x-backend-key: {key}")])
-        .args(["--max-examples", "150", "--seed", "20261124", "--request-timeout", "10"])
+        .args([
+            "--max-examples",
+            "150",
+            "--seed",
+            "20261124",
+            "--request-timeout",
+            "10",
+        ])
         .args(["--report", "junit", "--report-dir"])
         .arg(&report));
     assert!(!out.contains("FAILED"), "{out}");
-    assert!(!host.log_text().contains(key), "backend key leaked into the host log");
+    assert!(
+        !host.log_text().contains(key),
+        "backend key leaked into the host log"
+    );
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 /// A path from an environment variable set by `cargo xtask test`, or a default.
 fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
-    std::env::var_os(name).map(PathBuf::from).unwrap_or_else(default)
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .unwrap_or_else(default)
 }
 
 pub fn repo_root() -> PathBuf {
@@ -25,15 +27,27 @@ pub fn repo_root() -> PathBuf {
 
 /// The component exactly as Spin runs it.
 pub fn component_wasm() -> PathBuf {
-    let path = env_path("NAME_API_WASM", || repo_root().join("target/wasm32-wasip2/release/name_api.wasm"));
-    assert!(path.is_file(), "{} missing: run `cargo xtask test` (it builds it)", path.display());
+    let path = env_path("NAME_API_WASM", || {
+        repo_root().join("target/wasm32-wasip2/release/name_api.wasm")
+    });
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask test` (it builds it)",
+        path.display()
+    );
     path
 }
 
 /// The component composed with the variables plug, for `wasmtime serve`.
 pub fn composed_wasm() -> PathBuf {
-    let path = env_path("NAME_API_COMPOSED_WASM", || repo_root().join("target/name_api.composed.wasm"));
-    assert!(path.is_file(), "{} missing: run `cargo xtask test` (it builds it)", path.display());
+    let path = env_path("NAME_API_COMPOSED_WASM", || {
+        repo_root().join("target/name_api.composed.wasm")
+    });
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask test` (it builds it)",
+        path.display()
+    );
     path
 }
 
@@ -74,8 +88,14 @@ impl Host {
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().unwrap())
                 .stderr(log_file);
-            let child = cmd.spawn().expect("starting wasmtime (run `cargo xtask test`, which installs it)");
-            let mut host = Host { base: format!("http://127.0.0.1:{port}"), log: log.clone(), child };
+            let child = cmd
+                .spawn()
+                .expect("starting wasmtime (run `cargo xtask test`, which installs it)");
+            let mut host = Host {
+                base: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
+                child,
+            };
             if host.wait_ready(port) {
                 return host;
             }
@@ -122,7 +142,11 @@ fn unique() -> u64 {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A response, fully read.
@@ -164,7 +188,11 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
     let (parts, mut body) = response.into_parts();
     let mut bytes = Vec::new();
     body.as_reader().read_to_end(&mut bytes).unwrap();
-    Reply { status: parts.status.as_u16(), headers: parts.headers, body: bytes }
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: bytes,
+    }
 }
 
 pub fn get(url: &str) -> Reply {
@@ -177,7 +205,9 @@ pub fn raw(base: &str, request: &[u8]) -> String {
     use std::io::Write;
     let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     stream.write_all(request).unwrap();
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);

@@ -89,7 +89,12 @@ mod tests {
         let mut accepted = 0;
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
             let by_component = name_api::query::validate(c.to_string()).is_ok();
-            assert_eq!(pattern.is_match(&c.to_string()), by_component, "U+{:04X}", c as u32);
+            assert_eq!(
+                pattern.is_match(&c.to_string()),
+                by_component,
+                "U+{:04X}",
+                c as u32
+            );
             accepted += usize::from(by_component);
         }
         assert!(accepted > 45_000, "{accepted} letters accepted");

@@ -257,11 +257,16 @@ mod tests {
         assert_eq!(param["name"], STARTS_WITH);
         assert_eq!(param["schema"]["maxLength"], STARTS_WITH_MAX_CHARS);
         assert_eq!(param["schema"]["minLength"], STARTS_WITH_MIN_CHARS);
-        let responses = doc["paths"][GENERATE_NAME_PATH]["get"]["responses"].as_object().unwrap();
+        let responses = doc["paths"][GENERATE_NAME_PATH]["get"]["responses"]
+            .as_object()
+            .unwrap();
         for status in ["200", "401", "404", "405", "422", "429"] {
             assert!(responses.contains_key(status), "{status}");
         }
-        assert_eq!(doc["components"]["securitySchemes"]["apimSubscriptionKeyHeader"]["name"], SUBSCRIPTION_KEY_HEADER);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["apimSubscriptionKeyHeader"]["name"],
+            SUBSCRIPTION_KEY_HEADER
+        );
         assert_eq!(doc["servers"][0]["url"], "/");
     }
 }

@@ -76,16 +76,27 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// `wasmtime` on PATH or in cargo's bin directory, if it has the `serve` subcommand.
+/// `wasmtime` on PATH or in cargo's bin directory, if it runs.
 pub fn find_wasmtime() -> Option<PathBuf> {
     let cargo_bin = cargo_home().join("bin").join("wasmtime");
     let candidate =
         find_on_path("wasmtime").or_else(|| cargo_bin.is_file().then_some(cargo_bin))?;
-    let serves = Command::new(&candidate)
-        .args(["serve", "--help"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    serves.then_some(candidate)
+    let version = Command::new(&candidate).arg("--version").output().ok()?;
+    if !version.status.success() {
+        return None;
+    }
+    let version = String::from_utf8_lossy(&version.stdout);
+    if !version.contains(&format!(
+        " {}.",
+        WASMTIME_VERSION.split('.').next().unwrap_or("48")
+    )) {
+        println!(
+            "setup: using {} ({}); the project is tested with {WASMTIME_VERSION}",
+            candidate.display(),
+            version.trim()
+        );
+    }
+    Some(candidate)
 }
 
 fn cargo_home() -> PathBuf {

@@ -69,17 +69,55 @@ pub fn test_all(args: TestArgs) -> Result<()> {
         })?;
     }
     let built = step("build component and composition", || artifacts::build(true))?;
-    step("cargo test", || {
-        run(cargo()
-            .args(["test", "--workspace", "--exclude", "spin-variables-env"])
-            .args(&args.cargo_test_args)
-            .env("NAME_API_WASM", &built.component)
-            .env("NAME_API_COMPOSED_WASM", &built.composed)
-            .env("WASMTIME", &wasmtime)
-            .env("NAME_API_VENV_BIN", &tools.venv_bin))
+    let (passed, failed) = step("cargo test", || {
+        counted(
+            cargo()
+                .args(["test", "--workspace", "--exclude", "spin-variables-env"])
+                .args(&args.cargo_test_args)
+                .env("NAME_API_WASM", &built.component)
+                .env("NAME_API_COMPOSED_WASM", &built.composed)
+                .env("WASMTIME", &wasmtime)
+                .env("NAME_API_VENV_BIN", &tools.venv_bin),
+        )
     })?;
     println!("xtask test: all steps passed in {:.0?}", started.elapsed());
+    println!("{passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Run `cargo test`, echoing its output, and add up its `test result:` lines.
+fn counted(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                summary
+                    .split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("{passed} passed, {failed} failed");
+        anyhow::bail!("cargo test failed ({status})");
+    }
+    Ok((passed, failed))
 }
 
 fn cargo() -> Command {
