@@ -218,3 +218,180 @@ pub fn raw(base: &str, request: &[u8]) -> String {
 pub fn exists(path: &Path) -> bool {
     path.is_file()
 }
+
+/// The emulator binary (`cargo xtask test` builds it and sets `APIM_EMULATOR`).
+pub fn emulator_bin() -> PathBuf {
+    let path = env_path("APIM_EMULATOR", || {
+        repo_root().join("target/debug/apim-emulator")
+    });
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask test` (it builds it)",
+        path.display()
+    );
+    path
+}
+
+/// A running `apim-emulator`.
+pub struct Emulator {
+    pub base: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Emulator {
+    /// Start in front of `backend` with the subscription `keys` and named values given
+    /// through the environment (as secrets should be).
+    pub fn start(backend: &str, keys: &[&str], named: &[(&str, &str)]) -> Emulator {
+        Self::start_in(&repo_root(), backend, keys, named)
+            .unwrap_or_else(|log| panic!("emulator did not start:\n{log}"))
+    }
+
+    /// Start with the declarations under `root`; `Err(output)` if it exits instead.
+    pub fn start_in(
+        root: &Path,
+        backend: &str,
+        keys: &[&str],
+        named: &[(&str, &str)],
+    ) -> Result<Emulator, String> {
+        let log = artifacts_dir().join(format!("emulator-{}-{}.log", std::process::id(), unique()));
+        for _attempt in 0..3 {
+            let port = free_port();
+            let named: Vec<String> = named.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let log_file = std::fs::File::create(&log).unwrap();
+            let child = Command::new(emulator_bin())
+                .env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{port}"))
+                .env("APIM_EMULATOR_BACKEND", backend)
+                .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", keys.join(","))
+                .env("APIM_EMULATOR_NAMED_VALUES", named.join(","))
+                .env("APIM_EMULATOR_ROOT", root)
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().unwrap())
+                .stderr(log_file)
+                .spawn()
+                .expect("starting apim-emulator");
+            let mut emulator = Emulator {
+                base: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
+                child,
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = emulator.child.try_wait() {
+                    let output = std::fs::read_to_string(&log).unwrap_or_default();
+                    if output.contains("binding") {
+                        break; // port taken: try another
+                    }
+                    return Err(output);
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(emulator);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Err(std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a [`RecordingBackend`] saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A real HTTP server on loopback that records every request and answers `200` with a
+/// small JSON body (and `Content-Length`, `Cache-Control: public, max-age=60`), after an
+/// optional delay. For observing what the gateway sends to its backend.
+pub struct RecordingBackend {
+    pub base: String,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl RecordingBackend {
+    pub fn start(delay: Duration) -> RecordingBackend {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = line.split_whitespace();
+                        let (method, target) = (
+                            parts.next().unwrap_or("").to_owned(),
+                            parts.next().unwrap_or("").to_owned(),
+                        );
+                        let mut headers = Vec::new();
+                        loop {
+                            let mut header = String::new();
+                            if reader.read_line(&mut header).unwrap_or(0) == 0
+                                || header.trim().is_empty()
+                            {
+                                break;
+                            }
+                            if let Some((n, v)) = header.trim_end().split_once(':') {
+                                headers.push((n.trim().to_owned(), v.trim().to_owned()));
+                            }
+                        }
+                        record.lock().unwrap().push(Seen {
+                            method,
+                            target: target.clone(),
+                            headers,
+                        });
+                        std::thread::sleep(delay);
+                        let body =
+                            format!("{{\"echo\":{}}}", serde_json::to_string(&target).unwrap());
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=60\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if (&stream).write_all(response.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RecordingBackend { base, seen }
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}

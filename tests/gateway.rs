@@ -1,0 +1,506 @@
+//! SPEC section 5 end to end: `apim-emulator` (reading `infra/apim/`) in front of the real
+//! component on `wasmtime serve`, or in front of a recording backend where what reaches the
+//! backend must be observed. Real processes, real HTTP on loopback.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{get, send, Emulator, Host, RecordingBackend};
+
+const PRIMARY: &str = "primary-subscription-key-7c1d";
+const SECONDARY: &str = "secondary-subscription-key-93ab";
+const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
+
+// APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
+const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
+const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
+const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
+
+/// The production shape: component requiring its key, emulator injecting it.
+fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
+    let host = Host::start(&[
+        ("backend_key", BACKEND_KEY),
+        ("require_backend_key", "true"),
+        ("api_base", "/api"),
+    ]);
+    let mut named = named.to_vec();
+    named.push(("backend-key", BACKEND_KEY));
+    let emulator = Emulator::start(&host.base, &[PRIMARY, SECONDARY], &named);
+    (host, emulator)
+}
+
+#[test]
+fn public_docs_and_openapi_need_no_key() {
+    let (_host, gw) = stack(&[]);
+    let page = get(&gw.url("/public/docs"));
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(get(&gw.url("/public/docs/swagger-ui.css")).status, 200);
+    let doc = get(&gw.url("/public/openapi.json"));
+    assert_eq!(doc.status, 200);
+    assert_eq!(
+        doc.json()["servers"][0]["url"],
+        "/api",
+        "production server URL"
+    );
+    // The relative redirect of /docs/ lands on the prefixed page.
+    let slash = get(&gw.url("/public/docs/"));
+    assert_eq!(slash.status, 307);
+    assert_eq!(slash.header("location"), Some("../docs"));
+}
+
+#[test]
+fn api_needs_a_subscription_key_with_apim_bodies() {
+    let (_host, gw) = stack(&[]);
+    let missing = get(&gw.url("/api/generate_name"));
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.header("content-type"), Some("application/json"));
+    assert_eq!(missing.text(), MISSING);
+    assert_eq!(MISSING.len(), 152);
+    let challenge = missing.header("www-authenticate").unwrap();
+    assert!(
+        challenge.starts_with("AzureApiManagementKey realm=\"http://127.0.0.1:"),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with("/api\",name=\"Ocp-Apim-Subscription-Key\",type=\"header\""),
+        "{challenge}"
+    );
+    for (headers, query) in [
+        (vec![("Ocp-Apim-Subscription-Key", "wrong")], ""),
+        (vec![], "?subscription-key=wrong"),
+        (
+            vec![("Ocp-Apim-Subscription-Key", &PRIMARY[..PRIMARY.len() - 1])],
+            "",
+        ),
+        (vec![("Ocp-Apim-Subscription-Key", "")], ""),
+    ] {
+        let reply = send(
+            "GET",
+            &gw.url(&format!("/api/generate_name{query}")),
+            &headers,
+        );
+        assert_eq!(reply.status, 401, "{headers:?} {query}");
+        assert_eq!(reply.text(), INVALID, "{headers:?} {query}");
+    }
+}
+
+#[test]
+fn either_key_works_in_header_or_query() {
+    let (_host, gw) = stack(&[]);
+    for key in [PRIMARY, SECONDARY] {
+        let by_header = send(
+            "GET",
+            &gw.url("/api/generate_name?starts_with=N"),
+            &[("Ocp-Apim-Subscription-Key", key)],
+        );
+        assert_eq!(by_header.status, 200, "{}", by_header.text());
+        assert!(by_header.json()["name"].as_str().unwrap().starts_with('N'));
+        let lower = send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("ocp-apim-subscription-key", key)],
+        );
+        assert_eq!(lower.status, 200, "header names are case-insensitive");
+        let by_query = get(&gw.url(&format!(
+            "/api/generate_name?subscription-key={key}&starts_with=Z"
+        )));
+        assert_eq!(by_query.status, 200);
+        assert!(by_query.json()["name"].as_str().unwrap().starts_with('Z'));
+    }
+    // Component errors pass through unchanged.
+    let bad = send(
+        "GET",
+        &gw.url("/api/generate_name?starts_with=1"),
+        &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+    );
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.header("content-type"), Some("application/problem+json"));
+}
+
+#[test]
+fn key_is_stripped_and_backend_key_injected_before_the_backend() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(
+        &backend.base,
+        &[PRIMARY, SECONDARY],
+        &[("backend-key", BACKEND_KEY)],
+    );
+    let reply = send(
+        "GET",
+        &gw.url(&format!(
+            "/api/generate_name?starts_with=N&subscription-key={PRIMARY}&x=1"
+        )),
+        &[
+            ("Ocp-Apim-Subscription-Key", PRIMARY),
+            ("x-backend-key", "forged-by-client"),
+        ],
+    );
+    assert_eq!(reply.status, 200);
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 1);
+    let request = &seen[0];
+    assert_eq!(
+        request.target, "/generate_name?starts_with=N&x=1",
+        "prefix and key stripped, rest kept"
+    );
+    assert_eq!(request.header("Ocp-Apim-Subscription-Key"), None);
+    assert_eq!(
+        request.header("x-backend-key"),
+        Some(BACKEND_KEY),
+        "injected, overriding the forged one"
+    );
+    assert_eq!(
+        request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-backend-key"))
+            .count(),
+        1
+    );
+    assert!(request.header("x-forwarded-for").is_some());
+    // The public API forwards to the bare paths too, with the backend key.
+    assert_eq!(
+        get(&gw.url("/public/openapi.json?subscription-key=leak")).status,
+        200
+    );
+    let public = backend.requests().pop().unwrap();
+    assert_eq!(public.target, "/openapi.json");
+    assert_eq!(public.header("x-backend-key"), Some(BACKEND_KEY));
+    let log = gw.log_text();
+    for secret in [PRIMARY, SECONDARY, BACKEND_KEY] {
+        assert!(!log.contains(secret), "secret in the emulator log");
+    }
+}
+
+#[test]
+fn the_backend_refuses_callers_that_bypass_the_gateway() {
+    let (host, gw) = stack(&[]);
+    assert_eq!(get(&host.url("/generate_name")).status, 401);
+    assert_eq!(get(&host.url("/docs")).status, 401);
+    assert_eq!(
+        send(
+            "GET",
+            &host.url("/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)]
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)]
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn unmatched_requests_are_apim_404s() {
+    let (_host, gw) = stack(&[]);
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("GET", "/api"),
+        ("GET", "/api/"),
+        ("GET", "/api/nope"),
+        ("GET", "/api/generate_name/x"),
+        ("GET", "/api/generate_name//"),
+        ("POST", "/api/generate_name"),
+        ("GET", "/public/nope"),
+        ("GET", "/public/generate_name"),
+        ("GET", "/generate_name"),
+        ("GET", "//api/generate_name"),
+    ] {
+        let reply = send(
+            method,
+            &gw.url(path),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+        );
+        assert_eq!(reply.status, 404, "{method} {path}");
+        assert_eq!(reply.text(), NOT_FOUND, "{method} {path}");
+    }
+}
+
+#[test]
+fn rate_limit_per_subscription_with_retry_after_and_reset() {
+    let (_host, gw) = stack(&[
+        ("rate-limit-calls", "3"),
+        ("rate-limit-renewal-period", "2"),
+    ]);
+    let call = || {
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+        )
+    };
+    let window = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(call().status, 200);
+    }
+    let limited = call();
+    assert_eq!(limited.status, 429);
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        limited.text(),
+        format!(
+            r#"{{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in {retry_after} seconds." }}"#
+        )
+    );
+    // Both keys are one subscription: the secondary is limited too.
+    assert_eq!(
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", SECONDARY)]
+        )
+        .status,
+        429
+    );
+    // The public API is not limited.
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    std::thread::sleep(
+        Duration::from_secs(2).saturating_sub(window.elapsed()) + Duration::from_millis(100),
+    );
+    assert_eq!(call().status, 200, "the window renewed");
+}
+
+#[test]
+fn cors_preflight_is_answered_by_the_gateway_without_a_key() {
+    let (_host, gw) = stack(&[]);
+    let preflight = send(
+        "OPTIONS",
+        &gw.url("/api/generate_name"),
+        &[
+            ("Origin", "https://example.org"),
+            ("Access-Control-Request-Method", "GET"),
+            (
+                "Access-Control-Request-Headers",
+                "ocp-apim-subscription-key",
+            ),
+        ],
+    );
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("ocp-apim-subscription-key")
+    );
+    assert_eq!(preflight.header("access-control-max-age"), Some("600"));
+    let refused = send(
+        "OPTIONS",
+        &gw.url("/api/generate_name"),
+        &[
+            ("Origin", "https://example.org"),
+            ("Access-Control-Request-Method", "DELETE"),
+        ],
+    );
+    assert_eq!(refused.status, 200);
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        None,
+        "unmatched preflight gets no CORS headers"
+    );
+    let actual = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[
+            ("Origin", "https://example.org"),
+            ("Ocp-Apim-Subscription-Key", PRIMARY),
+        ],
+    );
+    assert_eq!(actual.status, 200);
+    assert_eq!(actual.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        actual.header("access-control-expose-headers"),
+        Some("Retry-After")
+    );
+    let denied = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Origin", "https://example.org")],
+    );
+    assert_eq!(denied.status, 401);
+    assert_eq!(
+        denied.header("access-control-allow-origin"),
+        Some("*"),
+        "browsers can read the 401"
+    );
+}
+
+#[test]
+fn public_responses_are_cached_for_the_store_duration() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    let first = get(&gw.url("/public/openapi.json"));
+    let second = get(&gw.url("/public/openapi.json"));
+    assert_eq!((first.status, second.status), (200, 200));
+    assert_eq!(first.body, second.body);
+    assert_eq!(
+        backend.requests().len(),
+        1,
+        "second request served from the cache"
+    );
+    assert_eq!(get(&gw.url("/public/docs")).status, 200);
+    assert_eq!(backend.requests().len(), 2, "another URL is a miss");
+    // The api API is not cached: every call reaches the backend.
+    for _ in 0..2 {
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+        );
+    }
+    assert_eq!(backend.requests().len(), 4);
+    let log = gw.log_text();
+    assert!(
+        log.contains(
+            "GET /public/openapi.json -> 200 api=name-api-public op=openapi sub=- cache=miss"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "GET /public/openapi.json -> 200 api=name-api-public op=openapi sub=- cache=hit"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn unreachable_backend_is_an_apim_style_error_not_a_hang() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gw = Emulator::start(
+        &format!("http://127.0.0.1:{port}"),
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+    );
+    let started = Instant::now();
+    let reply = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+    );
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.json()["statusCode"], 500);
+    assert_eq!(reply.json()["message"], "Internal server error");
+    assert_eq!(reply.json()["activityId"].as_str().unwrap().len(), 36);
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+/// Copy `infra/` and `static-docs/openapi.json` to a scratch root and break one file.
+fn broken_root(file: &str, from: &str, to: &str) -> std::path::PathBuf {
+    let root = common::artifacts_dir().join(format!(
+        "broken-{}-{}",
+        std::process::id(),
+        file.replace('/', "_")
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    for dir in ["infra/apim/apis", "infra/apim/policies", "static-docs"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    for f in [
+        "infra/apim/apis/api.json",
+        "infra/apim/apis/public.json",
+        "infra/apim/policies/api.xml",
+        "infra/apim/policies/public.xml",
+        "infra/apim/backend.json",
+        "infra/apim/named-values.json",
+        "static-docs/openapi.json",
+    ] {
+        std::fs::copy(common::repo_root().join(f), root.join(f)).unwrap();
+    }
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    root
+}
+
+#[test]
+fn unknown_policy_elements_attributes_and_names_stop_the_start() {
+    for (file, from, to, expect) in [
+        (
+            "infra/apim/policies/api.xml",
+            "<rate-limit ",
+            "<rate-limit-by-key ",
+            "<rate-limit-by-key> is not implemented",
+        ),
+        (
+            "infra/apim/policies/public.xml",
+            "duration=\"300\"",
+            "duration=\"300\" cache-response=\"true\"",
+            "attribute `cache-response` is not implemented",
+        ),
+        (
+            "infra/apim/policies/api.xml",
+            "{{rate-limit-calls}}",
+            "{{no-such-value}}",
+            "unknown named value {{no-such-value}}",
+        ),
+        (
+            "infra/apim/policies/api.xml",
+            "exists-action=\"delete\" />",
+            "exists-action=\"delete\">@(context.Request.Url)</set-header>",
+            "unexpected text",
+        ),
+        (
+            "infra/apim/policies/public.xml",
+            "<cache-store",
+            "<cache-stor",
+            "<cache-stor> is not implemented",
+        ),
+        (
+            "infra/apim/policies/public.xml",
+            "</policies>",
+            "</policie>",
+            "not well-formed XML",
+        ),
+        (
+            "infra/apim/backend.json",
+            "{{backend-key}}",
+            "{{backend-kee}}",
+            "unknown named value",
+        ),
+    ] {
+        let root = broken_root(file, from, to);
+        let err = match Emulator::start_in(
+            &root,
+            "http://127.0.0.1:9",
+            &[PRIMARY],
+            &[("backend-key", BACKEND_KEY)],
+        ) {
+            Ok(_) => panic!("started despite {to} in {file}"),
+            Err(output) => output,
+        };
+        assert!(err.contains(expect), "{file}: {err}");
+        assert!(
+            err.contains(file.rsplit('/').next().unwrap()),
+            "names the file: {err}"
+        );
+        if file.ends_with(".xml") && !expect.contains("well-formed") {
+            assert!(err.contains(".xml:"), "names the line: {err}");
+        }
+    }
+    // A secret named value without a value stops it too.
+    let err = Emulator::start_in(&common::repo_root(), "http://127.0.0.1:9", &[PRIMARY], &[])
+        .err()
+        .unwrap();
+    assert!(err.contains("backend-key"), "{err}");
+}

@@ -1,0 +1,192 @@
+//! `apim-emulator`: a local stand-in for Azure API Management, scoped to what name-api's
+//! gateway does, driven by the same API declarations and policy XML files that `infra/`
+//! deploys (see `declarations` and `policy`).
+//!
+//! ```text
+//! apim-emulator --listen 127.0.0.1:8080 --backend http://127.0.0.1:3000 \
+//!   --subscription-key KEY [--subscription-key KEY2] --named-value backend-key=SECRET [...]
+//! ```
+//!
+//! Every flag can come from the environment instead: `APIM_EMULATOR_LISTEN`,
+//! `APIM_EMULATOR_BACKEND`, `APIM_EMULATOR_SUBSCRIPTION_KEYS` (comma-separated),
+//! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`.
+//! Prefer the environment for secrets: command lines are visible to other local users.
+
+mod declarations;
+mod gateway;
+mod policy;
+mod responses;
+mod template;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::gateway::{Gateway, Subscription};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "apim-emulator",
+    version,
+    about = "Local Azure API Management emulator for name-api"
+)]
+struct Cli {
+    /// Address to listen on (loopback recommended).
+    #[arg(long, env = "APIM_EMULATOR_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Base URL of the backend (the component), e.g. http://127.0.0.1:3000.
+    #[arg(long, env = "APIM_EMULATOR_BACKEND")]
+    backend: http::Uri,
+    /// A key of the local subscription (give one or two: primary, secondary).
+    #[arg(
+        long = "subscription-key",
+        env = "APIM_EMULATOR_SUBSCRIPTION_KEYS",
+        value_delimiter = ',',
+        required = true
+    )]
+    subscription_keys: Vec<String>,
+    /// A named value, NAME=VALUE (secret ones such as backend-key must be given).
+    #[arg(
+        long = "named-value",
+        env = "APIM_EMULATOR_NAMED_VALUES",
+        value_delimiter = ','
+    )]
+    named_values: Vec<String>,
+    /// Repository root holding infra/apim/ and static-docs/ (default: this checkout).
+    #[arg(long, env = "APIM_EMULATOR_ROOT")]
+    root: Option<PathBuf>,
+    /// Parse and check the declarations and policies, then exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = build(&cli).and_then(|gateway| {
+        if cli.check {
+            println!("apim-emulator: declarations and policies are valid");
+            return Ok(());
+        }
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve(cli.listen, Arc::new(gateway)))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, the whole cause chain, no backtrace: this is the user's message.
+            eprintln!("apim-emulator: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(cli: &Cli) -> Result<Gateway> {
+    if cli.subscription_keys.len() > 2 {
+        bail!("a subscription has two keys at most");
+    }
+    if cli
+        .subscription_keys
+        .iter()
+        .any(|k| k.trim().is_empty() || k.trim() != k)
+    {
+        bail!("subscription keys must be non-empty and have no surrounding spaces");
+    }
+    let scheme_ok = cli.backend.scheme_str() == Some("http");
+    if !scheme_ok || cli.backend.authority().is_none() {
+        bail!("--backend must be an http:// URL with a host and port");
+    }
+    let mut given = BTreeMap::new();
+    for pair in cli.named_values.iter().filter(|p| !p.trim().is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .context("--named-value must be NAME=VALUE")?;
+        given.insert(name.trim().to_owned(), value.to_owned());
+    }
+    let root = cli.root.clone().unwrap_or_else(declarations::default_root);
+    let named = declarations::named_values(&root, &given)?;
+    let declarations = declarations::load(&root, &named)?;
+    for api in &declarations.apis {
+        let operations: Vec<String> = api
+            .operations
+            .iter()
+            .map(|op| format!("{} {}", op.method, op.template.as_str()))
+            .collect();
+        println!(
+            "apim-emulator: API {} ({}) at /{}, subscription {}, policy {}: {}",
+            api.name,
+            api.display_name,
+            api.path,
+            if api.subscription_required {
+                "required"
+            } else {
+                "not required"
+            },
+            api.policy.file.display(),
+            operations.join(", ")
+        );
+    }
+    Ok(Gateway::new(
+        declarations,
+        cli.backend.clone(),
+        Subscription {
+            keys: cli.subscription_keys.clone(),
+        },
+    ))
+}
+
+async fn serve(listen: SocketAddr, gateway: Arc<Gateway>) -> Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    println!("apim-emulator: listening on http://{listen}");
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    eprintln!("apim-emulator: accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => {
+                println!("apim-emulator: stopping");
+                return Ok(());
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                // Slow clients: the request head must arrive within this time.
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                if !error.is_incomplete_message() {
+                    eprintln!("apim-emulator: connection from {peer}: {error}");
+                }
+            }
+        });
+    }
+}
