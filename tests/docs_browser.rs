@@ -59,3 +59,53 @@ fn docs_show_an_unmatched_filter_as_a_404_problem() {
         &["--starts-with", "Xyzzy", "--expect-status", "404"],
     );
 }
+
+/// The production shape: component requiring its backend key, emulator in front.
+fn gateway() -> (Host, common::Emulator) {
+    let backend_key = "browser-gateway-backend-key-1d9c";
+    let host = Host::start(&[
+        ("backend_key", backend_key),
+        ("require_backend_key", "true"),
+        ("api_base", "/api"),
+    ]);
+    let gw = common::Emulator::start(&host.base, &[GATEWAY_KEY], &[("backend-key", backend_key)]);
+    (host, gw)
+}
+
+const GATEWAY_KEY: &str = "browser-subscription-key-5a2e";
+
+#[test]
+fn docs_through_the_gateway_authorize_then_try_it_out() {
+    let (_host, gw) = gateway();
+    run_docs_script(
+        &gw.url("/public/docs"),
+        "docs-gateway-authorized.png",
+        &[
+            "--key",
+            GATEWAY_KEY,
+            "--expect-url-prefix",
+            &gw.url("/api/generate_name"),
+        ],
+    );
+    let log = gw.log_text();
+    assert!(
+        log.contains("GET /public/openapi.json -> 200"),
+        "spec loaded through the gateway:\n{log}"
+    );
+    assert!(
+        log.contains(
+            "GET /api/generate_name -> 200 api=name-api op=generate_name sub=local(primary)"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn docs_through_the_gateway_without_a_key_show_401() {
+    let (_host, gw) = gateway();
+    run_docs_script(
+        &gw.url("/public/docs"),
+        "docs-gateway-no-key.png",
+        &["--expect-status", "401"],
+    );
+}

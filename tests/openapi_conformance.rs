@@ -82,3 +82,54 @@ fn running_component_conforms_to_the_document() {
         "backend key leaked into the host log"
     );
 }
+
+/// Through the gateway, every check runs, `ignored_auth` included (the document's
+/// subscription-key schemes are enforced there), except `unsupported_method`: API
+/// Management answers a method no operation declares with its own 404 ("Resource not
+/// found"), before the request could reach the component's 405, and the emulator does
+/// the same. The direct run above checks the component's 405 + `Allow`. The spec is loaded from
+/// `/public/openapi.json`, whose server URL `/api` points schemathesis at the `api` API.
+#[test]
+fn gateway_conforms_to_the_document_with_all_checks() {
+    let backend_key = "schemathesis-gateway-backend-key-77c3";
+    let subscription_key = "schemathesis-subscription-key-2b90";
+    let host = Host::start(&[
+        ("backend_key", backend_key),
+        ("require_backend_key", "true"),
+        ("api_base", "/api"),
+    ]);
+    let gw = common::Emulator::start(
+        &host.base,
+        &[subscription_key],
+        &[("backend-key", backend_key), ("rate-limit-calls", "100000")],
+    );
+    let report = artifacts_dir().join("schemathesis-gateway");
+    let out = run(Command::new(venv_bin("schemathesis"))
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .args(["run", &gw.url("/public/openapi.json")])
+        .args(["--checks", "all", "--exclude-checks", "unsupported_method"])
+        .args([
+            "--header",
+            &format!("Ocp-Apim-Subscription-Key: {subscription_key}"),
+        ])
+        .args([
+            "--max-examples",
+            "100",
+            "--seed",
+            "20261124",
+            "--request-timeout",
+            "10",
+        ])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&report));
+    assert!(!out.contains("FAILED"), "{out}");
+    assert!(out.contains("Base URL:") && out.contains("/api"), "{out}");
+    let log = gw.log_text();
+    for secret in [backend_key, subscription_key] {
+        assert!(
+            !log.contains(secret) && !host.log_text().contains(secret),
+            "secret in a log"
+        );
+    }
+}

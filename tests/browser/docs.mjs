@@ -16,6 +16,7 @@ const { values: opts } = parseArgs({
     "expect-status": { type: "string", default: "200" },
     "starts-with": { type: "string", default: "N" },
     "timeout-ms": { type: "string", default: "20000" },
+    "expect-url-prefix": { type: "string" },
   },
 });
 if (!opts.url || !opts.screenshot) {
@@ -105,6 +106,9 @@ try {
     throw new Error("Authorize did not add the Ocp-Apim-Subscription-Key header");
   }
   console.log(`docs: request went to ${sent.url}`);
+  if (opts["expect-url-prefix"] && !sent.url.startsWith(opts["expect-url-prefix"])) {
+    throw new Error(`Try-it-out called ${sent.url}, expected ${opts["expect-url-prefix"]}...`);
+  }
   const csp = await page.evaluate(() => window.__cspViolations);
   problems.push(...csp.map((v) => `CSP violation: ${v}`));
   if (problems.length) throw new Error(problems.join("\n"));

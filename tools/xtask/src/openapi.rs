@@ -118,7 +118,7 @@ pub fn document() -> Value {
                             "content": problem_content(json!({ "no_match": { "value": problem_example(Problem::NoMatch { starts_with: "Xy".into() }) } }))
                         },
                         "405": {
-                            "description": "Method other than GET or HEAD.",
+                            "description": "Method other than GET or HEAD (from the service). Through API Management, a method no operation declares gets the gateway's 404 `{statusCode, message}` instead.",
                             "headers": { "Allow": { "description": "The allowed methods.", "schema": { "type": "string", "example": ALLOWED_METHODS } } },
                             "content": problem_content(json!({ "method_not_allowed": { "value": problem_example(Problem::MethodNotAllowed) } }))
                         },

@@ -1,13 +1,19 @@
-//! `cargo xtask serve`: build and run the component locally on a real WASI HTTP host.
+//! `cargo xtask serve`: the service locally, in the production shape: the component on a
+//! real WASI HTTP host, requiring its backend key, and `apim-emulator` in front of it,
+//! injecting that key, enforcing subscription keys, running the policies from `infra/`.
 //!
-//! Uses `spin up` when Spin is installed (the component as Spin runs it in production),
-//! otherwise `wasmtime serve` with the composed component (same component, variables from
-//! the environment). Spin variables can be set with `SPIN_VARIABLE_<NAME>` in the
-//! environment either way.
+//! The host is `spin up` when Spin is installed, otherwise `wasmtime serve` with the
+//! composed component (same component, variables from the environment). The backend key
+//! and the subscription key are generated for each run, or read from a git-ignored `.env`
+//! (`SPIN_VARIABLE_BACKEND_KEY=...`, `APIM_SUBSCRIPTION_KEY=...`). The subscription key is
+//! printed (you need it for Authorize); the backend key never is.
 
-use std::process::Command;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::paths::root;
@@ -16,9 +22,12 @@ use crate::{artifacts, run};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Loopback port for the component.
-    #[arg(long, env = "NAME_API_PORT", default_value_t = 3000)]
+    /// Loopback port of the gateway (what you open in a browser).
+    #[arg(long, env = "NAME_API_PORT", default_value_t = 8080)]
     pub port: u16,
+    /// Loopback port of the component behind it.
+    #[arg(long, env = "NAME_API_BACKEND_PORT", default_value_t = 3000)]
+    pub backend_port: u16,
     /// Host to run on: `auto` picks spin when installed, else wasmtime.
     #[arg(long, value_parser = ["auto", "spin", "wasmtime"], default_value = "auto")]
     pub host: String,
@@ -26,19 +35,42 @@ pub struct ServeArgs {
 
 pub fn serve(args: ServeArgs) -> Result<()> {
     let tools = setup::ensure(&SetupArgs { serve_only: true })?;
-    let addr = format!("127.0.0.1:{}", args.port);
+    let env_file = read_env_file()?;
+    let backend_key = env_file
+        .get("SPIN_VARIABLE_BACKEND_KEY")
+        .cloned()
+        .unwrap_or_else(random_key);
+    let subscription_key = env_file
+        .get("APIM_SUBSCRIPTION_KEY")
+        .cloned()
+        .unwrap_or_else(random_key);
+    let backend_addr = format!("127.0.0.1:{}", args.backend_port);
+    let gateway_addr = format!("127.0.0.1:{}", args.port);
     let use_spin = match args.host.as_str() {
         "spin" => true,
         "wasmtime" => false,
         _ => tools.spin.is_some(),
     };
+
+    run(Command::new(env!("CARGO")).current_dir(root()).args([
+        "build",
+        "--release",
+        "--package",
+        "apim-emulator",
+    ]))?;
+    // Production configuration, set through Spin variables as SpinKube would.
+    let variables = [
+        ("SPIN_VARIABLE_BACKEND_KEY", backend_key.as_str()),
+        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
+        ("SPIN_VARIABLE_API_BASE", "/api"),
+    ];
     let mut host = if use_spin {
         let Some(spin) = tools.spin else {
             bail!("spin is not on PATH")
         };
         let mut cmd = Command::new(spin);
         cmd.current_dir(root())
-            .args(["up", "--build", "--listen", &addr]);
+            .args(["up", "--build", "--listen", &backend_addr]);
         cmd
     } else {
         let Some(wasmtime) = tools.wasmtime else {
@@ -46,39 +78,124 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         };
         let built = artifacts::build(true)?;
         let mut cmd = Command::new(wasmtime);
-        cmd.args(wasmtime_serve_args(&addr)).arg(&built.composed);
+        cmd.args(wasmtime_serve_args(&backend_addr));
+        for (name, _) in variables {
+            cmd.args(["--env", name]);
+        }
+        cmd.arg(&built.composed);
         cmd
     };
+    host.envs(variables);
+    let mut host = Guard(host.spawn().context("starting the WASI host")?);
+    wait_for_port(&backend_addr, &mut host.0, Duration::from_secs(120))?;
+
+    let emulator = root().join("target").join("release").join("apim-emulator");
+    let mut gateway = Guard(
+        Command::new(emulator)
+            .env("APIM_EMULATOR_LISTEN", &gateway_addr)
+            .env("APIM_EMULATOR_BACKEND", format!("http://{backend_addr}"))
+            .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", &subscription_key)
+            .env(
+                "APIM_EMULATOR_NAMED_VALUES",
+                format!("backend-key={backend_key}"),
+            )
+            .env("APIM_EMULATOR_ROOT", root())
+            .spawn()
+            .context("starting apim-emulator")?,
+    );
+    wait_for_port(&gateway_addr, &mut gateway.0, Duration::from_secs(20))?;
+
     println!();
     println!(
-        "name-api on {}:",
+        "name-api is running on {} behind apim-emulator:",
         if use_spin {
             "spin up"
         } else {
             "wasmtime serve"
         }
     );
-    println!("  docs:      http://{addr}/docs");
-    println!("  API:       http://{addr}/generate_name?starts_with=N");
-    println!("  OpenAPI:   http://{addr}/openapi.json");
-    println!("Ctrl-C stops it.");
-    run(&mut host)
+    println!("  docs (no key):     http://{gateway_addr}/public/docs");
+    println!("  OpenAPI (no key):  http://{gateway_addr}/public/openapi.json");
+    println!("  API (key needed):  http://{gateway_addr}/api/generate_name?starts_with=N");
+    println!("  subscription key:  {subscription_key}");
+    println!("    curl -H 'Ocp-Apim-Subscription-Key: {subscription_key}' 'http://{gateway_addr}/api/generate_name'");
+    println!(
+        "  the component itself (http://{backend_addr}) answers only the gateway (backend key)."
+    );
+    println!("Ctrl-C stops both.");
+    loop {
+        for (name, child) in [
+            ("WASI host", &mut host.0),
+            ("apim-emulator", &mut gateway.0),
+        ] {
+            if let Some(status) = child.try_wait()? {
+                bail!("{name} exited ({status})");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Kills its process when dropped (Ctrl-C, errors).
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(addr: &str, child: &mut Child, limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait()? {
+            bail!("process exited before listening on {addr} ({status})");
+        }
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing listened on {addr} within {limit:?}")
+}
+
+/// 32 random bytes from the OS, hex-encoded.
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("reading /dev/urandom");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `KEY=VALUE` lines of `.env` at the repository root, if there is one.
+fn read_env_file() -> Result<BTreeMap<String, String>> {
+    let path = root().join(".env");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(BTreeMap::new());
+    };
+    let mut values = BTreeMap::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (key, value) = line
+            .split_once('=')
+            .with_context(|| format!("{}: not KEY=VALUE: {line}", path.display()))?;
+        values.insert(
+            key.trim().to_owned(),
+            value.trim().trim_matches('"').to_owned(),
+        );
+    }
+    Ok(values)
 }
 
 /// The `wasmtime serve` flags the component needs: `-Scli` links `wasi:cli/*` (Rust's std
-/// and the variables plug use it); every `SPIN_VARIABLE_*` of this process is passed on.
+/// and the variables plug use it).
 pub fn wasmtime_serve_args(addr: &str) -> Vec<String> {
-    let mut args = vec![
-        "serve".to_owned(),
-        "-Scli".to_owned(),
-        "-Opooling-allocator=y".to_owned(),
-        "--addr".to_owned(),
-        addr.to_owned(),
-    ];
-    for (name, _) in std::env::vars_os() {
-        if let Some(name) = name.to_str().filter(|n| n.starts_with("SPIN_VARIABLE_")) {
-            args.extend(["--env".to_owned(), name.to_owned()]);
-        }
-    }
-    args
+    ["serve", "-Scli", "-Opooling-allocator=y", "--addr", addr]
+        .map(str::to_owned)
+        .to_vec()
 }

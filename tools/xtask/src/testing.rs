@@ -69,6 +69,9 @@ pub fn test_all(args: TestArgs) -> Result<()> {
         })?;
     }
     let built = step("build component and composition", || artifacts::build(true))?;
+    step("build apim-emulator", || {
+        run(cargo().args(["build", "--package", "apim-emulator"]))
+    })?;
     let (passed, failed) = step("cargo test", || {
         counted(
             cargo()
@@ -77,7 +80,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                 .env("NAME_API_WASM", &built.component)
                 .env("NAME_API_COMPOSED_WASM", &built.composed)
                 .env("WASMTIME", &wasmtime)
-                .env("NAME_API_VENV_BIN", &tools.venv_bin),
+                .env("NAME_API_VENV_BIN", &tools.venv_bin)
+                .env("APIM_EMULATOR", root().join("target/debug/apim-emulator")),
         )
     })?;
     println!("xtask test: all steps passed in {:.0?}", started.elapsed());
