@@ -15,8 +15,16 @@ use sha2::{Digest, Sha256};
 const DOCS_DIR: &str = "static-docs";
 const OPENAPI_FILE: &str = "openapi.json";
 
+/// Linear-memory stack of the component. Rust's default is 1 MiB; the handler needs a few
+/// KiB. Every instance's memory is reset between requests (by the host's pooling
+/// allocator), so a smaller memory is a cheaper request: see bench/RESULTS.md.
+const WASM_STACK_BYTES: u32 = 128 * 1024;
+
 fn main() {
     println!("cargo:rerun-if-changed={DOCS_DIR}");
+    if env::var("TARGET").is_ok_and(|t| t.starts_with("wasm32")) {
+        println!("cargo:rustc-link-arg-cdylib=-zstack-size={WASM_STACK_BYTES}");
+    }
     let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join(DOCS_DIR);
     let mut out = String::new();
 

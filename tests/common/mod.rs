@@ -73,10 +73,19 @@ pub struct Host {
 impl Host {
     /// Start the component with these Spin variables (`("backend_key", "...")`, ...).
     pub fn start(variables: &[(&str, &str)]) -> Host {
+        Self::start_at(None, variables)
+    }
+
+    /// Start on a given port (to restart a host where it was).
+    pub fn start_on(port: u16, variables: &[(&str, &str)]) -> Host {
+        Self::start_at(Some(port), variables)
+    }
+
+    fn start_at(fixed_port: Option<u16>, variables: &[(&str, &str)]) -> Host {
         let name = format!("host-{}-{}", std::process::id(), unique());
         let log = artifacts_dir().join(format!("{name}.log"));
         for _attempt in 0..3 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let mut cmd = Command::new(wasmtime());
             cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
             for (variable, value) in variables {
@@ -120,6 +129,12 @@ impl Host {
 
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.base, path_and_query)
+    }
+
+    /// Kill the host now (it stays stopped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The host's output so far.
@@ -243,7 +258,17 @@ impl Emulator {
     /// Start in front of `backend` with the subscription `keys` and named values given
     /// through the environment (as secrets should be).
     pub fn start(backend: &str, keys: &[&str], named: &[(&str, &str)]) -> Emulator {
-        Self::start_in(&repo_root(), backend, keys, named)
+        Self::start_with_env(backend, keys, named, &[])
+    }
+
+    /// Start with extra environment variables (e.g. `APIM_EMULATOR_HEADER_READ_TIMEOUT`).
+    pub fn start_with_env(
+        backend: &str,
+        keys: &[&str],
+        named: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Emulator {
+        Self::start_full(&repo_root(), backend, keys, named, env)
             .unwrap_or_else(|log| panic!("emulator did not start:\n{log}"))
     }
 
@@ -253,6 +278,16 @@ impl Emulator {
         backend: &str,
         keys: &[&str],
         named: &[(&str, &str)],
+    ) -> Result<Emulator, String> {
+        Self::start_full(root, backend, keys, named, &[])
+    }
+
+    fn start_full(
+        root: &Path,
+        backend: &str,
+        keys: &[&str],
+        named: &[(&str, &str)],
+        env: &[(&str, &str)],
     ) -> Result<Emulator, String> {
         let log = artifacts_dir().join(format!("emulator-{}-{}.log", std::process::id(), unique()));
         for _attempt in 0..3 {
@@ -265,6 +300,7 @@ impl Emulator {
                 .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", keys.join(","))
                 .env("APIM_EMULATOR_NAMED_VALUES", named.join(","))
                 .env("APIM_EMULATOR_ROOT", root)
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().unwrap())
                 .stderr(log_file)
@@ -394,4 +430,17 @@ impl RecordingBackend {
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// A TCP server on loopback that answers every connection with bytes that are not HTTP.
+pub fn garbage_backend() -> String {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(b"SSH-2.0-not-http\r\n\x00\x01\x02garbage\r\n\r\n");
+        }
+    });
+    base
 }

@@ -320,12 +320,15 @@ impl Gateway {
         api: &Api,
         request: &Request<Incoming>,
     ) -> Result<&'static str, fn() -> Response<Body>> {
-        let from_header = request
+        let mut header_values = request
             .headers()
             .get_all(api.key_names.header.as_str())
-            .iter()
-            .next()
-            .map(|v| v.as_bytes().to_vec());
+            .iter();
+        let from_header = header_values.next().map(|v| v.as_bytes().to_vec());
+        if header_values.next().is_some() {
+            // Two key headers: refuse rather than guess which one counts.
+            return Err(responses::invalid_key);
+        }
         let from_query = request.uri().query().and_then(|q| {
             q.split('&')
                 .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))

@@ -12,12 +12,6 @@
 //! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`.
 //! Prefer the environment for secrets: command lines are visible to other local users.
 
-mod declarations;
-mod gateway;
-mod policy;
-mod responses;
-mod template;
-
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -33,7 +27,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::gateway::{Gateway, Subscription};
+use apim_emulator::declarations;
+use apim_emulator::gateway::{Gateway, Subscription};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +61,9 @@ struct Cli {
     /// Repository root holding infra/apim/ and static-docs/ (default: this checkout).
     #[arg(long, env = "APIM_EMULATOR_ROOT")]
     root: Option<PathBuf>,
+    /// Seconds a client has to send its request head (slow-client guard).
+    #[arg(long, env = "APIM_EMULATOR_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
     /// Parse and check the declarations and policies, then exit.
     #[arg(long)]
     check: bool,
@@ -81,7 +79,11 @@ fn main() -> ExitCode {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(serve(cli.listen, Arc::new(gateway)))
+            .block_on(serve(
+                cli.listen,
+                Arc::new(gateway),
+                Duration::from_secs(cli.header_read_timeout),
+            ))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,7 +149,11 @@ fn build(cli: &Cli) -> Result<Gateway> {
     ))
 }
 
-async fn serve(listen: SocketAddr, gateway: Arc<Gateway>) -> Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    gateway: Arc<Gateway>,
+    header_read_timeout: Duration,
+) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -179,7 +185,7 @@ async fn serve(listen: SocketAddr, gateway: Arc<Gateway>) -> Result<()> {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 // Slow clients: the request head must arrive within this time.
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(header_read_timeout)
                 .max_buf_size(64 * 1024)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {

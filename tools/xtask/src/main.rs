@@ -4,11 +4,13 @@
 //! other commands are the steps they are made of.
 
 mod artifacts;
+mod bench;
 mod letters;
 mod openapi;
 mod paths;
 mod serve;
 mod setup;
+mod soak;
 mod testing;
 mod vendor;
 
@@ -30,6 +32,10 @@ enum Task {
     Serve(serve::ServeArgs),
     /// Install what is missing and run the whole test suite.
     Test(testing::TestArgs),
+    /// Benchmark against FastAPI, a native baseline and a hello-world component (not a test).
+    Bench(bench::BenchArgs),
+    /// Bounded load and soak through the gateway: mixed requests, memory, rate limit.
+    Soak(soak::SoakArgs),
     /// Build the component, the variables plug, and their composition.
     Build {
         /// Leave the Swagger UI assets out (to measure their cost).
@@ -59,6 +65,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Serve(args) => serve::serve(args),
         Task::Test(args) => testing::test_all(args),
+        Task::Bench(args) => bench::bench(args),
+        Task::Soak(args) => soak::soak(args),
         Task::Build { no_docs } => {
             let built = artifacts::build(!no_docs)?;
             for path in [&built.component, &built.composed] {

@@ -1,0 +1,271 @@
+// API Management: the service with its system-assigned identity, Application Insights logging, the
+// named values and the backend entity from infra/apim/, the product that carries the subscription
+// requirement, and one subscription. The APIs and their policies are apim-api.bicep (one module
+// instance per API declaration).
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('Globally unique name of the service; the gateway is https://<name>.azure-api.net.')
+param name string
+
+@allowed([
+  'Consumption'
+  'Developer'
+  'Basic'
+  'Standard'
+  'Premium'
+  'BasicV2'
+  'StandardV2'
+])
+@description('Pricing tier.')
+param sku string
+
+@description('Publisher e-mail (system notifications).')
+param publisherEmail string
+
+@description('Publisher name.')
+param publisherName string
+
+@description('Name of the Application Insights component that receives gateway telemetry.')
+param appInsightsName string
+
+@description('Resource id of the Log Analytics workspace for resource logs (tiers other than Consumption).')
+param logAnalyticsWorkspaceId string
+
+@minValue(0)
+@maxValue(100)
+@description('Application Insights sampling percentage.')
+param samplingPercentage int
+
+@description('Name of the Key Vault holding the Key Vault-backed named values.')
+param keyVaultName string
+
+@description('Contents of infra/apim/named-values.json: entries with keyVaultSecretName become Key Vault-backed secrets, the others take their value.')
+param namedValueDeclarations array
+
+@description('Contents of infra/apim/backend.json: name, description, protocol and the credentials header.')
+param backendDeclaration object
+
+@description('Host name of the cluster ingress (the backend is https://<backendHost>).')
+param backendHost string
+
+@description('Validate the backend certificate chain and name. True with a publicly trusted certificate (ingressTls=letsencrypt).')
+param validateBackendCertificate bool
+
+@description('Identifier of the product that groups the subscription-protected APIs.')
+param productName string
+
+@description('Display name of the product.')
+param productDisplayName string
+
+// Built-in role: Key Vault Secrets User.
+var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
+  // checkov:skip=CKV_AZURE_107: API Management is the public entry point of this API by design; the backend behind it requires the Key Vault-backed x-backend-key header.
+  // checkov:skip=CKV_AZURE_174: public network access is the purpose of the gateway (Consumption and v2 tiers have no VNet injection without extra cost).
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: sku
+    capacity: sku == 'Consumption' ? 0 : 1
+  }
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    publisherEmail: publisherEmail
+    publisherName: publisherName
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+// The gateway identity reads secrets for the Key Vault-backed named values. Granted on this
+// vault only, which holds nothing but this deployment's secrets.
+resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, apim.id, secretsUserRoleId)
+  scope: keyVault
+  properties: {
+    principalId: apim.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+resource logger 'Microsoft.ApiManagement/service/loggers@2024-05-01' = {
+  parent: apim
+  name: 'appinsights'
+  properties: {
+    loggerType: 'applicationInsights'
+    description: 'Gateway requests to Application Insights.'
+    resourceId: appInsights.id
+    isBuffered: true
+    credentials: {
+      // Stored by API Management as a secret named value; an instrumentation key only allows
+      // sending telemetry.
+      instrumentationKey: appInsights.properties.InstrumentationKey
+    }
+  }
+}
+
+// Service-wide diagnostic: every API logs to Application Insights. No headers and no bodies are
+// logged, so neither subscription keys nor the backend key can reach the telemetry.
+resource diagnostic 'Microsoft.ApiManagement/service/diagnostics@2024-05-01' = {
+  parent: apim
+  name: 'applicationinsights'
+  properties: {
+    loggerId: logger.id
+    alwaysLog: 'allErrors'
+    httpCorrelationProtocol: 'W3C'
+    verbosity: 'information'
+    logClientIp: true
+    metrics: true
+    sampling: {
+      samplingType: 'fixed'
+      percentage: samplingPercentage
+    }
+    frontend: {
+      request: {
+        headers: []
+        body: {
+          bytes: 0
+        }
+      }
+      response: {
+        headers: []
+        body: {
+          bytes: 0
+        }
+      }
+    }
+    backend: {
+      request: {
+        headers: []
+        body: {
+          bytes: 0
+        }
+      }
+      response: {
+        headers: []
+        body: {
+          bytes: 0
+        }
+      }
+    }
+  }
+}
+
+// Resource logs (GatewayLogs) to Log Analytics. Not created on Consumption, which the
+// documentation does not list for Azure Monitor resource logs; Application Insights covers it.
+resource resourceLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (sku != 'Consumption') {
+  name: 'gateway-to-log-analytics'
+  scope: apim
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      {
+        category: 'GatewayLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// Named values from named-values.json. A declaration with keyVaultSecretName references the
+// versionless secret URI, so API Management follows new secret versions (it refreshes every four
+// hours, or at once through the refreshSecret operation; see README "Rotate the backend key").
+resource namedValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [for nv in namedValueDeclarations: {
+  parent: apim
+  name: nv.name
+  properties: {
+    displayName: nv.displayName
+    secret: nv.secret
+    keyVault: contains(nv, 'keyVaultSecretName') ? {
+      secretIdentifier: '${keyVault.properties.vaultUri}secrets/${nv.keyVaultSecretName}'
+    } : null
+    value: contains(nv, 'keyVaultSecretName') ? null : nv.value
+  }
+  dependsOn: [
+    keyVaultSecretsUser
+  ]
+}]
+
+// The backend entity: every forwarded request gets the credentials header of backend.json
+// (x-backend-key: {{backend-key}}), whatever the client sent. HTTPS to the cluster ingress.
+resource backend 'Microsoft.ApiManagement/service/backends@2024-05-01' = {
+  parent: apim
+  name: backendDeclaration.name
+  properties: {
+    description: backendDeclaration.description
+    protocol: backendDeclaration.protocol
+    url: 'https://${backendHost}'
+    credentials: {
+      header: backendDeclaration.credentials.header
+    }
+    tls: {
+      validateCertificateChain: validateBackendCertificate
+      validateCertificateName: validateBackendCertificate
+    }
+  }
+  dependsOn: [
+    namedValues
+  ]
+}
+
+resource product 'Microsoft.ApiManagement/service/products@2024-05-01' = {
+  parent: apim
+  name: productName
+  properties: {
+    displayName: productDisplayName
+    description: 'Access to the name-api API. Subscription keys go in the Ocp-Apim-Subscription-Key header or the subscription-key query parameter.'
+    subscriptionRequired: true
+    approvalRequired: false
+    state: 'published'
+  }
+}
+
+resource subscription 'Microsoft.ApiManagement/service/subscriptions@2024-05-01' = {
+  parent: apim
+  name: '${productName}-default'
+  properties: {
+    displayName: '${productDisplayName} (default subscription)'
+    scope: product.id
+    state: 'active'
+    allowTracing: false
+  }
+}
+
+@description('Name of the service.')
+output name string = apim.name
+
+@description('Gateway base URL, e.g. https://apim-xxxx.azure-api.net.')
+output gatewayUrl string = apim.properties.gatewayUrl
+
+@description('URL of the backend entity.')
+output backendUrl string = backend.properties.url
+
+@description('Identifier of the product.')
+output productName string = product.name
+
+@description('Resource id of the default subscription (read its keys with az rest .../listSecrets).')
+output subscriptionId string = subscription.id

@@ -1,0 +1,287 @@
+//! `cargo xtask soak`: a bounded load and soak run through the gateway (loopback only).
+//!
+//! Phase 1: `--seconds` at `--connections` through `apim-emulator` in front of the
+//! component on `wasmtime serve`, with a mix of valid, invalid, oversized (3.6 KB query,
+//! 8 KB header) and unknown requests (`bench/mixed.lua`). Pass: no socket error, no
+//! status outside {200, 404, 422}, and no growth of either server's memory between the
+//! first and the last quarter of the run (RSS sampled every second).
+//! Phase 2: the same stack with `rate-limit-calls` low. Pass: 429s appear, each with a
+//! `Retry-After`, and the 200s stay within the limit per window.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::bench::{wait_for_200, Guard};
+use crate::paths::root;
+use crate::setup::{self, SetupArgs};
+use crate::{artifacts, run};
+
+#[derive(Args)]
+pub struct SoakArgs {
+    /// Length of the mixed-load phase.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+}
+
+const BACKEND_KEY: &str = "soak-backend-key-3b7e1f";
+const SUBSCRIPTION_KEY: &str = "soak-subscription-key-9a42";
+
+struct Stack {
+    host: Guard,
+    gateway: Guard,
+    url: String,
+}
+
+fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16)) -> Result<Stack> {
+    let wasmtime = setup::find_wasmtime().context("wasmtime is required")?;
+    let composed = root().join("target/name_api.composed.wasm");
+    let vars = [
+        ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
+        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
+        ("SPIN_VARIABLE_API_BASE", "/api"),
+    ];
+    let mut host = Command::new(wasmtime);
+    host.arg("serve")
+        .args(setup::WASMTIME_SERVE_FLAGS)
+        .args(["--addr", &format!("127.0.0.1:{}", ports.0)]);
+    for (name, _) in vars {
+        host.args(["--env", name]);
+    }
+    host.envs(vars)
+        .arg(&composed)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let mut host = Guard(host.spawn()?);
+    wait_for_200(
+        &format!("127.0.0.1:{}", ports.0),
+        None,
+        &mut host.0,
+        Duration::from_secs(30),
+    )?;
+    let mut gateway = Guard(
+        Command::new(root().join("target/release/apim-emulator"))
+            .env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{}", ports.1))
+            .env("APIM_EMULATOR_BACKEND", format!("http://127.0.0.1:{}", ports.0))
+            .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
+            .env(
+                "APIM_EMULATOR_NAMED_VALUES",
+                format!("backend-key={BACKEND_KEY},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}"),
+            )
+            .env("APIM_EMULATOR_ROOT", root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    wait_for_200(
+        &format!("127.0.0.1:{}", ports.1),
+        None,
+        &mut gateway.0,
+        Duration::from_secs(30),
+    )?;
+    Ok(Stack {
+        host,
+        gateway,
+        url: format!("http://127.0.0.1:{}", ports.1),
+    })
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Run wrk with the mixed script; returns status counts, socket errors and its output.
+fn mixed_load(
+    url: &str,
+    connections: u32,
+    seconds: u64,
+) -> Result<(BTreeMap<u16, u64>, u64, String)> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "5s",
+        ])
+        .args(["-s", root().join("bench/mixed.lua").to_str().unwrap()])
+        .args([
+            "-H",
+            &format!("Ocp-Apim-Subscription-Key: {SUBSCRIPTION_KEY}"),
+        ])
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut statuses = BTreeMap::new();
+    let mut errors = 0;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["status", status, count] => {
+                statuses.insert(status.parse()?, count.parse()?);
+            }
+            ["errors", rest @ ..] => {
+                errors = rest.iter().filter_map(|w| w.parse::<u64>().ok()).sum()
+            }
+            _ => {}
+        }
+    }
+    if statuses.is_empty() {
+        bail!(
+            "wrk printed no status counts:\n{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok((statuses, errors, text))
+}
+
+pub fn soak(args: SoakArgs) -> Result<()> {
+    setup::ensure(&SetupArgs { serve_only: true })?;
+    artifacts::build(true)?;
+    run(Command::new(env!("CARGO")).current_dir(root()).args([
+        "build",
+        "--release",
+        "--package",
+        "apim-emulator",
+    ]))?;
+
+    println!(
+        "soak: phase 1: {} s at {} connections, mixed requests, through the gateway",
+        args.seconds, args.connections
+    );
+    let stack = start_stack(1_000_000_000, 60, (3201, 3202))?;
+    let (host_pid, gateway_pid) = (stack.host.0.id(), stack.gateway.0.id());
+    let sampler = std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(args.seconds) {
+            samples.push((rss_kb(host_pid), rss_kb(gateway_pid)));
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        samples
+    });
+    let (statuses, errors, text) = mixed_load(
+        &format!("{}/api/generate_name", stack.url),
+        args.connections,
+        args.seconds,
+    )?;
+    let samples = sampler.join().expect("sampler");
+    println!("{}", text.trim());
+    let total: u64 = statuses.values().sum();
+    let unexpected: u64 = statuses
+        .iter()
+        .filter(|(s, _)| ![200, 404, 422].contains(*s))
+        .map(|(_, n)| n)
+        .sum();
+    let quarter = (samples.len() / 4).max(1);
+    let mean = |slice: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64| {
+        slice.iter().map(pick).sum::<u64>() as f64 / slice.len().max(1) as f64
+    };
+    let early = &samples[..quarter.min(samples.len())];
+    let late = &samples[samples.len().saturating_sub(quarter)..];
+    let growth = |pick: fn(&(u64, u64)) -> u64| mean(late, pick) / mean(early, pick);
+    let (host_growth, gateway_growth) = (growth(|s| s.0), growth(|s| s.1));
+    println!(
+        "soak: {total} requests, statuses {statuses:?}, socket errors {errors}, unexpected statuses {unexpected}; \
+         RSS growth first-to-last quarter: host {host_growth:.3}x, gateway {gateway_growth:.3}x \
+         (host {:.1} -> {:.1} MiB, gateway {:.1} -> {:.1} MiB)",
+        mean(early, |s| s.0) / 1024.0,
+        mean(late, |s| s.0) / 1024.0,
+        mean(early, |s| s.1) / 1024.0,
+        mean(late, |s| s.1) / 1024.0,
+    );
+    drop(stack);
+    let mut failures = Vec::new();
+    if errors > 0 {
+        failures.push(format!("{errors} socket errors"));
+    }
+    if unexpected > 0 {
+        failures.push(format!("{unexpected} responses with an unexpected status"));
+    }
+    for (name, growth) in [("host", host_growth), ("gateway", gateway_growth)] {
+        if growth > 1.10 {
+            failures.push(format!("{name} memory grew {growth:.2}x"));
+        }
+    }
+
+    println!("soak: phase 2: rate limit 200 calls per 2 s, 12 s at 16 connections");
+    let stack = start_stack(200, 2, (3203, 3204))?;
+    let started = Instant::now();
+    let output = Command::new("wrk")
+        .args(["-t1", "-c16", "-d12s", "--timeout", "5s"])
+        .args([
+            "-H",
+            &format!("Ocp-Apim-Subscription-Key: {SUBSCRIPTION_KEY}"),
+        ])
+        .args(["-s", root().join("bench/mixed.lua").to_str().unwrap()])
+        .arg(format!("{}/api/generate_name", stack.url))
+        .output()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let count = |status: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("status {status} "))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    // Requests to /api (the limited API) are 10 of every 12 in the mix.
+    let (ok, limited) = (count("200"), count("429"));
+    let windows = (elapsed / 2.0).ceil() as u64 + 1;
+    println!("soak: phase 2: {ok} x 200 (includes the unlimited /public calls), {limited} x 429 over {elapsed:.1} s ({windows} windows)");
+    let retry_after = probe_retry_after(&stack.url)?;
+    println!("soak: phase 2: a limited call answered 429 with Retry-After: {retry_after}");
+    if limited == 0 {
+        failures.push("no 429 under a low rate limit".into());
+    }
+    if !(1..=2).contains(&retry_after) {
+        failures.push(format!("Retry-After {retry_after} outside 1..=2"));
+    }
+    if !failures.is_empty() {
+        bail!("soak failed: {}", failures.join("; "));
+    }
+    println!("soak: passed");
+    Ok(())
+}
+
+/// Exhaust the window and read `Retry-After` from the 429.
+fn probe_retry_after(base: &str) -> Result<u64> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    for _ in 0..1000 {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        write!(stream, "GET /api/generate_name HTTP/1.1\r\nHost: x\r\nOcp-Apim-Subscription-Key: {SUBSCRIPTION_KEY}\r\nConnection: close\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        if response.starts_with("HTTP/1.1 429") {
+            let value = response
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("retry-after:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .context("429 without Retry-After")?;
+            return Ok(value.parse()?);
+        }
+    }
+    bail!("no 429 after 1000 calls")
+}
