@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::{env, fs};
 
+use flate2::{write::GzEncoder, Compression};
 use sha2::{Digest, Sha256};
+use std::io::Write as _;
 
 const DOCS_DIR: &str = "static-docs";
 const OPENAPI_FILE: &str = "openapi.json";
@@ -82,12 +84,22 @@ fn main() {
         let path = root.join(name);
         println!("cargo:rerun-if-changed={}", path.display());
         let bytes = fs::read(&path).unwrap();
+        let etag = hash(&bytes);
+        let gzip = gzip_if_smaller(&bytes);
+        let (body, gzipped) = match gzip {
+            Some(gz) => {
+                let gz_path = Path::new(&env::var("OUT_DIR").unwrap()).join(format!("{name}.gz"));
+                fs::write(&gz_path, gz).unwrap();
+                (gz_path, true)
+            }
+            None => (path.clone(), false),
+        };
         writeln!(
             out,
-            "    Asset {{ name: {name:?}, content_type: {:?}, etag: \"\\\"{}\\\"\", body: include_bytes!({:?}) }},",
+            "    Asset {{ name: {name:?}, content_type: {:?}, etag: \"\\\"{etag}\\\"\", gzip_etag: \"\\\"{etag}-gz\\\"\", gzipped: {gzipped}, identity_len: {}, body: include_bytes!({:?}) }},",
             content_type(name),
-            hash(&bytes),
-            path.display().to_string(),
+            bytes.len(),
+            body.display().to_string(),
         )
         .unwrap();
     }
@@ -95,6 +107,19 @@ fn main() {
 
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("static_docs.rs");
     fs::write(dest, out).unwrap();
+}
+
+/// Gzip text assets when that saves at least a tenth: the Swagger UI bundle shrinks from
+/// 1.7 MB to about 0.5 MB, so the component's linear memory (which the host resets on every
+/// request) stays small. Browsers get the gzip as is (`Content-Encoding: gzip`); other
+/// clients get it inflated by the component. The header is the plain 10-byte one (no name,
+/// no extra fields), so the component finds the deflate stream at a fixed offset.
+fn gzip_if_smaller(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).unwrap();
+    let gz = encoder.finish().unwrap();
+    assert_eq!(gz[3], 0, "gzip header flags must be 0");
+    (gz.len() * 10 < bytes.len() * 9).then_some(gz)
 }
 
 /// First 16 hex digits of SHA-256: plenty to tell versions apart.

@@ -7,16 +7,26 @@
 //! at `/docs` and behind the gateway at `/public/docs` alike. Built without the `docs`
 //! feature, the table is empty and every docs path is `404`.
 
-use http::header::{HeaderValue, CONTENT_SECURITY_POLICY, ETAG, REFERRER_POLICY};
+use http::header::{
+    HeaderValue, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, ETAG, REFERRER_POLICY, VARY,
+};
 
-use crate::response::{Response, ResponseExt};
+use crate::problem::Problem;
+use crate::response::{Body, Response, ResponseExt};
 
 mod generated {
     /// One embedded file.
     pub struct Asset {
         pub name: &'static str,
         pub content_type: &'static str,
+        /// `ETag` of the identity (uncompressed) representation.
         pub etag: &'static str,
+        /// `ETag` of the gzip representation (when `gzipped`).
+        pub gzip_etag: &'static str,
+        /// Whether `body` is gzip (text assets) rather than the file itself.
+        pub gzipped: bool,
+        /// Length of the uncompressed file.
+        pub identity_len: usize,
         pub body: &'static [u8],
     }
     include!(concat!(env!("OUT_DIR"), "/static_docs.rs"));
@@ -49,20 +59,84 @@ pub fn asset(name: &str) -> Option<&'static Asset> {
 }
 
 /// `200` with the asset, or `304` when the client's `If-None-Match` already has it.
-pub fn serve(asset: &'static Asset, request_headers: &http::HeaderMap) -> Response {
-    let mut response = if etag_matches(request_headers, asset.etag) {
+///
+/// Gzipped assets go out as gzip to clients that accept it and inflated to the others; each
+/// representation has its own `ETag`, and `Vary: Accept-Encoding` tells caches so.
+pub fn serve(
+    asset: &'static Asset,
+    request_headers: &http::HeaderMap,
+) -> Result<Response, Problem> {
+    let send_gzip = asset.gzipped && accepts_gzip(request_headers);
+    let etag = if send_gzip {
+        asset.gzip_etag
+    } else {
+        asset.etag
+    };
+    let mut response = if etag_matches(request_headers, etag) {
         not_modified()
     } else {
-        Response::with_body(http::StatusCode::OK, asset.content_type, asset.body)
+        let body: Body = if asset.gzipped && !send_gzip {
+            gunzip(asset.body, asset.identity_len)
+                .ok_or(Problem::Misconfigured)?
+                .into()
+        } else {
+            asset.body.into()
+        };
+        Response::with_body(http::StatusCode::OK, asset.content_type, body)
     }
     .cache_control(DOCS_CACHE_CONTROL);
+    let full_body = response.status() == http::StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(ETAG, HeaderValue::from_static(asset.etag));
+    headers.insert(ETAG, HeaderValue::from_static(etag));
+    if asset.gzipped {
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        if send_gzip && full_body {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+    }
     if asset.content_type.starts_with("text/html") {
         headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
         headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
-    response
+    Ok(response)
+}
+
+/// Whether `Accept-Encoding` allows gzip (RFC 9110 12.5.3: `gzip` or `*` with q > 0).
+pub fn accepts_gzip(request_headers: &http::HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut star = None;
+    for value in request_headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .or_else(|| p.trim().strip_prefix("Q="))
+                })
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match coding.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+                "*" => star = Some(q > 0.0),
+                _ => {}
+            }
+        }
+    }
+    gzip.or(star).unwrap_or(false)
+}
+
+/// The file inside a gzip member written by `build.rs` (10-byte header, deflate, 8-byte
+/// trailer); `None` if it does not inflate to the expected length.
+fn gunzip(gz: &[u8], expected_len: usize) -> Option<Vec<u8>> {
+    let deflate = gz.get(10..gz.len().checked_sub(8)?)?;
+    let data = miniz_oxide::inflate::decompress_to_vec_with_limit(deflate, expected_len).ok()?;
+    (data.len() == expected_len).then_some(data)
 }
 
 /// A `304 Not Modified` (no body, no content type).
@@ -133,10 +207,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn gzip_negotiation_follows_rfc_9110() {
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::ACCEPT_ENCODING, value.parse().unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip"));
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, gzip;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("identity"));
+        assert!(!with("*, gzip;q=0"));
+        assert!(!with("br"));
+        assert!(!accepts_gzip(&http::HeaderMap::new()));
+    }
+
+    #[cfg(feature = "docs")]
+    #[test]
+    fn every_asset_inflates_to_the_file_on_disk() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static-docs");
+        for asset in ASSETS {
+            let on_disk = std::fs::read(dir.join(asset.name)).unwrap();
+            let identity = if asset.gzipped {
+                gunzip(asset.body, asset.identity_len).unwrap()
+            } else {
+                asset.body.to_vec()
+            };
+            assert_eq!(identity, on_disk, "{}", asset.name);
+        }
+        let bundle = asset("swagger-ui-bundle.js").unwrap();
+        assert!(bundle.gzipped && bundle.body.len() < bundle.identity_len / 2);
+    }
+
     #[cfg(feature = "docs")]
     #[test]
     fn the_page_uses_only_relative_urls() {
-        let page = std::str::from_utf8(asset(INDEX).unwrap().body).unwrap();
+        let page = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("static-docs")
+                .join(INDEX),
+        )
+        .unwrap();
         for attr in ["href=\"", "src=\""] {
             for (i, _) in page.match_indices(attr) {
                 let url = &page[i + attr.len()..];

@@ -98,7 +98,7 @@ fn dispatch<R: rand::Rng + ?Sized>(
             })?;
             Ok(openapi::serve(&base, &request.headers))
         }
-        Route::Docs(asset) => Ok(docs::serve(asset, &request.headers)),
+        Route::Docs(asset) => docs::serve(asset, &request.headers),
         Route::DocsSlash => Ok(relative_redirect("../docs")),
         Route::Root => Ok(relative_redirect("docs")),
     }

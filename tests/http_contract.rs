@@ -404,3 +404,38 @@ fn concurrent_requests_all_succeed() {
         .collect();
     assert!(threads.into_iter().all(|t| t.join().unwrap()));
 }
+
+#[test]
+fn docs_assets_are_gzipped_for_clients_that_accept_it() {
+    let host = open_host();
+    let url = host.url("/docs/swagger-ui-bundle.js");
+    let on_disk =
+        std::fs::read(common::repo_root().join("static-docs/swagger-ui-bundle.js")).unwrap();
+    let gz = send("GET", &url, &[("accept-encoding", "gzip, deflate, br")]);
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert!(gz.body.len() < on_disk.len() / 2, "{} bytes", gz.body.len());
+    let inflated =
+        miniz_oxide::inflate::decompress_to_vec(&gz.body[10..gz.body.len() - 8]).unwrap();
+    assert_eq!(inflated, on_disk);
+    let plain = send("GET", &url, &[("accept-encoding", "identity")]);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.body, on_disk);
+    assert_ne!(
+        plain.header("etag"),
+        gz.header("etag"),
+        "one ETag per representation"
+    );
+    let revalidated = send(
+        "GET",
+        &url,
+        &[
+            ("accept-encoding", "gzip"),
+            ("if-none-match", gz.header("etag").unwrap()),
+        ],
+    );
+    assert_eq!(revalidated.status, 304);
+    let head = send("HEAD", &url, &[("accept-encoding", "gzip")]);
+    assert_eq!(head.header("content-length"), gz.header("content-length"));
+}

@@ -33,12 +33,8 @@ var acrPushRoleId = '8311e382-0749-4cb8-b61a-304f252e45ec'
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   // checkov:skip=CKV_AZURE_139: public endpoint on purpose: private endpoints need the Premium tier and a virtual network; pushes and pulls are Microsoft Entra authenticated (no admin user, no anonymous pull).
   // checkov:skip=CKV_AZURE_163: Microsoft Defender for container registries is a subscription-level plan, not part of this template.
-  // checkov:skip=CKV_AZURE_164: signed images (content trust) need the Premium tier; the deployment pins each release by a unique tag.
-  // checkov:skip=CKV_AZURE_165: geo-replication needs the Premium tier; one region is enough for one small artifact.
   // checkov:skip=CKV_AZURE_166: quarantine needs the Premium tier.
-  // checkov:skip=CKV_AZURE_167: retention of untagged manifests needs the Premium tier.
   // checkov:skip=CKV_AZURE_233: zone redundancy needs the Premium tier.
-  // checkov:skip=CKV_AZURE_237: dedicated data endpoints need the Premium tier.
   name: name
   location: location
   tags: tags

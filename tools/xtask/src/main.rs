@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod bench;
+mod fuzz;
 mod letters;
 mod openapi;
 mod paths;
@@ -34,6 +35,8 @@ enum Task {
     Test(testing::TestArgs),
     /// Benchmark against FastAPI, a native baseline and a hello-world component (not a test).
     Bench(bench::BenchArgs),
+    /// Fuzz request parsing and the policy loader (libFuzzer, bounded time).
+    Fuzz(fuzz::FuzzArgs),
     /// Bounded load and soak through the gateway: mixed requests, memory, rate limit.
     Soak(soak::SoakArgs),
     /// Build the component, the variables plug, and their composition.
@@ -67,6 +70,7 @@ fn main() -> Result<()> {
         Task::Test(args) => testing::test_all(args),
         Task::Bench(args) => bench::bench(args),
         Task::Soak(args) => soak::soak(args),
+        Task::Fuzz(args) => fuzz::fuzz(&args),
         Task::Build { no_docs } => {
             let built = artifacts::build(!no_docs)?;
             for path in [&built.component, &built.composed] {
