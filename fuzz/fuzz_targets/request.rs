@@ -34,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
             builder = builder.header(name.trim(), value.trim());
         }
     }
-    let Ok(request) = builder.body(()) else { return };
+    let Ok(request) = builder.body(()) else {
+        return;
+    };
     let (parts, ()) = request.into_parts();
 
     let mut config = HashMap::new();
@@ -51,11 +53,18 @@ fuzz_target!(|data: &[u8]| {
     let response = name_api::router::handle(&parts, &Map(config), &mut rng);
 
     let status = response.status().as_u16();
-    assert!([200, 304, 307, 401, 404, 405, 422, 503].contains(&status), "status {status}");
+    assert!(
+        [200, 304, 307, 401, 404, 405, 422, 503].contains(&status),
+        "status {status}"
+    );
     if status >= 400 && parts.method != http::Method::HEAD {
-        let body: serde_json::Value = serde_json::from_slice(response.body()).expect("problem JSON");
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body()).expect("problem JSON");
         assert_eq!(body["status"], status);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
     }
     if let Some(length) = response.headers().get("content-length") {
         if parts.method != http::Method::HEAD {

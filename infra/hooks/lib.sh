@@ -63,3 +63,46 @@ wait_for() {
     sleep 5
   done
 }
+
+# Copies the backend key from Key Vault into the Kubernetes Secret the SpinApp reads, and sets
+# BACKEND_KEY_VERSION (the secret's version id, not its value) for the SpinApp's pod annotation.
+sync_backend_key_secret() {
+  require_env AZURE_KEY_VAULT_NAME BACKEND_KEY_SECRET_NAME
+  local secret_id backend_key
+  kubectl apply --filename "$K8S_DIR/app/namespace.yaml"
+  secret_id="$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$BACKEND_KEY_SECRET_NAME" \
+    --query id --output tsv --only-show-errors)"
+  # shellcheck disable=SC2034 # read by apply_app (render's indirect expansion)
+  BACKEND_KEY_VERSION="${secret_id##*/}"
+  backend_key="$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$BACKEND_KEY_SECRET_NAME" \
+    --query value --output tsv --only-show-errors)"
+  [[ -n "$backend_key" ]] || die "the Key Vault secret $BACKEND_KEY_SECRET_NAME is empty"
+  printf '%s' "$backend_key" |
+    kubectl create secret generic name-api-backend-key --namespace name-api \
+      --from-file=backend_key=/dev/stdin --dry-run=client --output yaml |
+    kubectl apply --filename -
+}
+
+# Applies the application manifests (infra/k8s/app) with their placeholders filled.
+apply_app() {
+  require_env SPINAPP_IMAGE BACKEND_KEY_VERSION INGRESS_FQDN INGRESS_TLS
+  local app_dir="$K8S_DIR/app"
+  # shellcheck disable=SC2034 # CLUSTER_ISSUER is read by render (indirect expansion)
+  case "$INGRESS_TLS" in
+    letsencrypt | selfsigned) CLUSTER_ISSUER="$INGRESS_TLS" ;;
+    *) die "INGRESS_TLS must be letsencrypt or selfsigned, not '$INGRESS_TLS'" ;;
+  esac
+  {
+    render "$app_dir/spinappexecutor.yaml"
+    printf -- '---\n'
+    render "$app_dir/spinapp.yaml" SPINAPP_IMAGE BACKEND_KEY_VERSION
+    printf -- '---\n'
+    render "$app_dir/hpa.yaml"
+    printf -- '---\n'
+    render "$app_dir/pdb.yaml"
+    printf -- '---\n'
+    render "$app_dir/networkpolicy.yaml"
+    printf -- '---\n'
+    render "$app_dir/ingress.yaml" INGRESS_FQDN CLUSTER_ISSUER
+  } | kubectl apply --filename -
+}

@@ -15,46 +15,12 @@ require_env SPINAPP_IMAGE AZURE_KEY_VAULT_NAME BACKEND_KEY_SECRET_NAME INGRESS_F
   APIM_GATEWAY_URL APIM_SUBSCRIPTION_ID
 use_cluster
 
-APP_DIR="$K8S_DIR/app"
-NAMESPACE="name-api"
-
-log "backend key: Key Vault $AZURE_KEY_VAULT_NAME -> Secret $NAMESPACE/name-api-backend-key"
-kubectl apply --filename "$APP_DIR/namespace.yaml"
-secret_id="$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$BACKEND_KEY_SECRET_NAME" \
-  --query id --output tsv --only-show-errors)"
-# shellcheck disable=SC2034 # read by render (indirect expansion)
-BACKEND_KEY_VERSION="${secret_id##*/}"
-backend_key="$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$BACKEND_KEY_SECRET_NAME" \
-  --query value --output tsv --only-show-errors)"
-[[ -n "$backend_key" ]] || die "the Key Vault secret $BACKEND_KEY_SECRET_NAME is empty"
-printf '%s' "$backend_key" |
-  kubectl create secret generic name-api-backend-key --namespace "$NAMESPACE" \
-    --from-file=backend_key=/dev/stdin --dry-run=client --output yaml |
-  kubectl apply --filename -
-unset backend_key
-
-# shellcheck disable=SC2034 # CLUSTER_ISSUER is read by render (indirect expansion)
-case "$INGRESS_TLS" in
-  letsencrypt) CLUSTER_ISSUER=letsencrypt ;;
-  selfsigned) CLUSTER_ISSUER=selfsigned ;;
-  *) die "INGRESS_TLS must be letsencrypt or selfsigned, not '$INGRESS_TLS'" ;;
-esac
-
+log "backend key: Key Vault $AZURE_KEY_VAULT_NAME -> Secret name-api/name-api-backend-key"
+sync_backend_key_secret
 log "SpinApp $SPINAPP_IMAGE"
-{
-  render "$APP_DIR/spinappexecutor.yaml"
-  printf -- '---\n'
-  render "$APP_DIR/spinapp.yaml" SPINAPP_IMAGE BACKEND_KEY_VERSION
-  printf -- '---\n'
-  render "$APP_DIR/hpa.yaml"
-  printf -- '---\n'
-  render "$APP_DIR/pdb.yaml"
-  printf -- '---\n'
-  render "$APP_DIR/networkpolicy.yaml"
-  printf -- '---\n'
-  render "$APP_DIR/ingress.yaml" INGRESS_FQDN CLUSTER_ISSUER
-} | kubectl apply --filename -
+apply_app
 
+NAMESPACE="name-api"
 wait_for 300 "the Deployment the spin-operator creates" \
   kubectl --namespace "$NAMESPACE" get deployment name-api
 kubectl --namespace "$NAMESPACE" rollout status deployment/name-api --timeout 10m

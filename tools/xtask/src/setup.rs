@@ -6,8 +6,10 @@
 //!   --locked wasmtime-cli@48.0.8`, the features `serve` needs);
 //! - for the tests: Chromium and ChromeDriver, Node.js and npm, Python's venv (Debian
 //!   packages, via `apt-get`, with `sudo` when not root), `playwright-core` (npm, from the
-//!   lock file in `tests/browser/`), and `schemathesis` + `openapi-spec-validator` (PyPI,
-//!   pinned in `tests/conformance/requirements.txt`, into `.venv/`).
+//!   lock file in `tests/browser/`), `schemathesis` + `openapi-spec-validator` (PyPI,
+//!   pinned in `tests/conformance/requirements.txt`, into `.venv/`), and the offline
+//!   infrastructure checkers (checkov, Bicep parsers, kubernetes-validate, yamllint;
+//!   `tests/infra/requirements.txt`, into `.venv-infra/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,7 +60,9 @@ pub fn ensure(args: &SetupArgs) -> Result<Tools> {
     if !args.serve_only {
         ensure_debian_packages()?;
         ensure_node_modules()?;
-        ensure_venv()?;
+        ensure_venv(".venv", "tests/conformance/requirements.txt")?;
+        // checkov's large dependency tree gets a venv of its own.
+        ensure_venv(".venv-infra", "tests/infra/requirements.txt")?;
     }
     Ok(Tools {
         wasmtime,

@@ -22,6 +22,9 @@ pub struct TestArgs {
     /// Skip the checks that need the npm registry (the vendored Swagger UI comparison).
     #[arg(long)]
     pub offline: bool,
+    /// Seconds of fuzzing per target (libFuzzer); 0 skips fuzzing.
+    #[arg(long, default_value_t = 15)]
+    pub fuzz_seconds: u64,
     /// Extra arguments for `cargo test` (e.g. a test name filter), after `--`.
     #[arg(last = true)]
     pub cargo_test_args: Vec<String>,
@@ -68,9 +71,17 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             vendor::run_vendor(true)
         })?;
     }
+    step("offline infrastructure checks (Bicep, checkov, policies, Kubernetes, YAML, azd)", || {
+        run(Command::new(root().join(".venv-infra/bin/python"))
+            .current_dir(root())
+            .args(["tests/infra/check_infra.py", "--quiet"]))
+    })?;
     let built = step("build component and composition", || artifacts::build(true))?;
     step("build apim-emulator", || {
         run(cargo().args(["build", "--package", "apim-emulator"]))
+    })?;
+    step("fuzz request parsing and the policy loader (bounded)", || {
+        crate::fuzz::fuzz(&crate::fuzz::FuzzArgs { seconds: args.fuzz_seconds, target: None })
     })?;
     let (passed, failed) = step("cargo test", || {
         counted(
