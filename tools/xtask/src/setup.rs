@@ -200,12 +200,10 @@ fn ensure_node_modules() -> Result<()> {
         .args(["ci", "--no-audit", "--no-fund", "--silent"]))
 }
 
-fn ensure_venv() -> Result<()> {
-    let venv = root().join(".venv");
-    let requirements = root()
-        .join("tests")
-        .join("conformance")
-        .join("requirements.txt");
+/// A venv at `dir` with `requirements` installed (again only when the file changed).
+fn ensure_venv(dir: &str, requirements: &str) -> Result<()> {
+    let venv = root().join(dir);
+    let requirements = root().join(requirements);
     let marker = venv.join(".requirements-installed");
     if is_newer(&marker, &requirements) {
         return Ok(());
