@@ -64,6 +64,10 @@ struct Cli {
     /// Seconds a client has to send its request head (slow-client guard).
     #[arg(long, env = "APIM_EMULATOR_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
+    /// Runtime threads: 1 runs everything on one thread (lowest latency; plenty for local
+    /// load), more uses a multi-threaded runtime.
+    #[arg(long, env = "APIM_EMULATOR_THREADS", default_value_t = 1)]
+    threads: usize,
     /// Parse and check the declarations and policies, then exit.
     #[arg(long)]
     check: bool,
@@ -76,14 +80,21 @@ fn main() -> ExitCode {
             println!("apim-emulator: declarations and policies are valid");
             return Ok(());
         }
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(serve(
-                cli.listen,
-                Arc::new(gateway),
-                Duration::from_secs(cli.header_read_timeout),
-            ))
+        let runtime = if cli.threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cli.threads)
+                .enable_all()
+                .build()?
+        };
+        runtime.block_on(serve(
+            cli.listen,
+            Arc::new(gateway),
+            Duration::from_secs(cli.header_read_timeout),
+        ))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,18 +71,27 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             vendor::run_vendor(true)
         })?;
     }
-    step("offline infrastructure checks (Bicep, checkov, policies, Kubernetes, YAML, azd)", || {
-        run(Command::new(root().join(".venv-infra/bin/python"))
-            .current_dir(root())
-            .args(["tests/infra/check_infra.py", "--quiet"]))
-    })?;
+    step(
+        "offline infrastructure checks (Bicep, checkov, policies, Kubernetes, YAML, azd)",
+        || {
+            run(Command::new(root().join(".venv-infra/bin/python"))
+                .current_dir(root())
+                .args(["tests/infra/check_infra.py", "--quiet"]))
+        },
+    )?;
     let built = step("build component and composition", || artifacts::build(true))?;
     step("build apim-emulator", || {
         run(cargo().args(["build", "--package", "apim-emulator"]))
     })?;
-    step("fuzz request parsing and the policy loader (bounded)", || {
-        crate::fuzz::fuzz(&crate::fuzz::FuzzArgs { seconds: args.fuzz_seconds, target: None })
-    })?;
+    step(
+        "fuzz request parsing and the policy loader (bounded)",
+        || {
+            crate::fuzz::fuzz(&crate::fuzz::FuzzArgs {
+                seconds: args.fuzz_seconds,
+                target: None,
+            })
+        },
+    )?;
     let (passed, failed) = step("cargo test", || {
         counted(
             cargo()
