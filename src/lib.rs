@@ -25,5 +25,5 @@ pub mod query;
 pub mod response;
 pub mod router;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "spin"))]
 mod spin_entry;

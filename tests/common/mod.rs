@@ -156,12 +156,22 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A port no other test of this process is given, and free right now. Binding port 0 and
+/// releasing it would let two hosts started at the same moment get the same port (the
+/// loser's readiness check then succeeds against the other test's server). So ports come
+/// from a process-wide counter in 20000-29999, below Linux's ephemeral range (the kernel
+/// does not hand these out for outgoing connections), offset by the process id.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 1000) * 10;
+    loop {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let candidate = 20_000 + ((offset + step) % 10_000) as u16;
+        if TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
+            return candidate;
+        }
+    }
 }
 
 /// A response, fully read.

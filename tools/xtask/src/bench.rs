@@ -103,8 +103,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         artifacts::WASM_TARGET,
         "--package",
         "hello-component",
+        "--package",
+        "p3-component",
     ]))?;
     let hello = artifacts::release_wasm("hello_component");
+    let p3 = artifacts::release_wasm("p3_component");
     let emulator = root().join("target/release/apim-emulator");
     let native = root().join("target/release/native-baseline");
     let names_json = root().join("target/bench-names.json");
@@ -205,6 +208,26 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             headers: key_header(),
         },
     ];
+    // Experiment: the same handler as a wasi:http@0.3 component (instances reused).
+    let mut p3_cmd = Command::new(&wasmtime);
+    p3_cmd.arg("serve").args(setup::WASMTIME_SERVE_FLAGS).args([
+        "-Sp3",
+        "-Wcomponent-model-async=y",
+        "--addr",
+        "127.0.0.1:3108",
+    ]);
+    for (name, _) in production_vars {
+        p3_cmd.args(["--env", name]);
+    }
+    p3_cmd.envs(production_vars).arg(&p3);
+    contenders.push(Contender {
+        key: "p3",
+        label: "experiment: same handler on wasi:http@0.3 (spin-sdk 7.0), wasmtime serve".into(),
+        commands: vec![p3_cmd],
+        ports: vec![3108],
+        url: format!("http://127.0.0.1:3108{PATH}"),
+        headers: key_header(),
+    });
     if let Some(spin) = &tools.spin {
         let mut cmd = Command::new(spin);
         cmd.current_dir(root())
@@ -338,6 +361,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             std::fs::metadata(&built.composed)?.len(),
         ),
         ("hello_component.wasm", std::fs::metadata(&hello)?.len()),
+        (
+            "p3_component.wasm (experiment)",
+            std::fs::metadata(&p3)?.len(),
+        ),
     ];
     let internal = emulator_internal_p50_ms();
     let report = render(&rows, &cold, &sizes, &args, paired_ratio, internal)?;

@@ -44,6 +44,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "--workspace",
             "--exclude",
             "spin-variables-env",
+            "--exclude",
+            "p3-component",
             "--all-targets",
             "--",
             "-D",
@@ -59,6 +61,10 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "name-api",
             "--package",
             "spin-variables-env",
+            "--package",
+            "hello-component",
+            "--package",
+            "p3-component",
             "--",
             "-D",
             "warnings",
@@ -95,7 +101,14 @@ pub fn test_all(args: TestArgs) -> Result<()> {
     let (passed, failed) = step("cargo test", || {
         counted(
             cargo()
-                .args(["test", "--workspace", "--exclude", "spin-variables-env"])
+                .args([
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "spin-variables-env",
+                    "--exclude",
+                    "p3-component",
+                ])
                 .args(&args.cargo_test_args)
                 .env("NAME_API_WASM", &built.component)
                 .env("NAME_API_COMPOSED_WASM", &built.composed)
