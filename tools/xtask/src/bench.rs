@@ -103,11 +103,25 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         artifacts::WASM_TARGET,
         "--package",
         "hello-component",
-        "--package",
-        "p3-component",
     ]))?;
+    // The experiment builds name-api as a dependency without its Spin entry point; Cargo
+    // then also writes that (entry-less) name_api.wasm, so it gets a target dir of its own.
+    let p3_target = root().join("target/p3-experiment");
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            artifacts::WASM_TARGET,
+            "--package",
+            "p3-component",
+            "--target-dir",
+        ])
+        .arg(&p3_target))?;
     let hello = artifacts::release_wasm("hello_component");
-    let p3 = artifacts::release_wasm("p3_component");
+    let p3 = p3_target
+        .join(artifacts::WASM_TARGET)
+        .join("release/p3_component.wasm");
     let emulator = root().join("target/release/apim-emulator");
     let native = root().join("target/release/native-baseline");
     let names_json = root().join("target/bench-names.json");
