@@ -173,13 +173,16 @@ impl Problem {
         let headers = response.headers_mut();
         match self {
             Problem::MethodNotAllowed => {
-                headers.insert(http::header::ALLOW, ALLOWED_METHODS.parse().unwrap());
+                headers.insert(
+                    http::header::ALLOW,
+                    http::HeaderValue::from_static(ALLOWED_METHODS),
+                );
             }
             Problem::Unauthorized => {
                 // RFC 9110 requires a challenge on 401; name the scheme, not the secret.
                 headers.insert(
                     http::header::WWW_AUTHENTICATE,
-                    "Backend-Key realm=\"name-api\"".parse().unwrap(),
+                    http::HeaderValue::from_static("Backend-Key realm=\"name-api\""),
                 );
             }
             _ => {}

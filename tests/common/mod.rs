@@ -239,11 +239,6 @@ pub fn raw(base: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether `path` exists (for screenshots and reports).
-pub fn exists(path: &Path) -> bool {
-    path.is_file()
-}
-
 /// The emulator binary (`cargo xtask test` builds it and sets `APIM_EMULATOR`).
 pub fn emulator_bin() -> PathBuf {
     let path = env_path("APIM_EMULATOR", || {

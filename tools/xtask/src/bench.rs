@@ -14,16 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::paths::root;
+use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, find_on_path, SetupArgs};
 use crate::{artifacts, run};
 
@@ -83,7 +82,9 @@ struct Contender {
 pub fn bench(args: BenchArgs) -> Result<()> {
     let tools = setup::ensure(&SetupArgs { serve_only: true })?;
     let wasmtime = tools.wasmtime.context("wasmtime is required")?;
-    ensure_wrk()?;
+    if find_on_path("wrk").is_none() {
+        setup::apt_install(&["wrk"])?;
+    }
     let venv = ensure_bench_venv()?;
 
     println!("bench: building release artifacts");
@@ -133,16 +134,14 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         ("SPIN_VARIABLE_API_BASE", "/api"),
     ];
     let wasmtime_cmd = |wasm: &Path, port: u16, cache: bool| {
-        let mut cmd = Command::new(&wasmtime);
-        cmd.arg("serve")
-            .args(setup::WASMTIME_SERVE_FLAGS)
-            .args(["-C", if cache { "cache=y" } else { "cache=n" }])
-            .args(["--addr", &format!("127.0.0.1:{port}")]);
-        for (name, _) in production_vars {
-            cmd.args(["--env", name]);
-        }
-        cmd.envs(production_vars).arg(wasm);
-        cmd
+        let cache = if cache { "cache=y" } else { "cache=n" };
+        procs::wasmtime_serve(
+            &wasmtime,
+            wasm,
+            &format!("127.0.0.1:{port}"),
+            &["-C", cache],
+            &production_vars,
+        )
     };
     let uvicorn_cmd = |port: u16| {
         let mut cmd = Command::new(venv.join("bin/uvicorn"));
@@ -223,17 +222,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         },
     ];
     // Experiment: the same handler as a wasi:http@0.3 component (instances reused).
-    let mut p3_cmd = Command::new(&wasmtime);
-    p3_cmd.arg("serve").args(setup::WASMTIME_SERVE_FLAGS).args([
-        "-Sp3",
-        "-Wcomponent-model-async=y",
-        "--addr",
+    let p3_cmd = procs::wasmtime_serve(
+        &wasmtime,
+        &p3,
         "127.0.0.1:3108",
-    ]);
-    for (name, _) in production_vars {
-        p3_cmd.args(["--env", name]);
-    }
-    p3_cmd.envs(production_vars).arg(&p3);
+        &["-Sp3", "-Wcomponent-model-async=y"],
+        &production_vars,
+    );
     contenders.push(Contender {
         key: "p3",
         label: "experiment: same handler on wasi:http@0.3 (spin-sdk 7.0), wasmtime serve".into(),
@@ -279,13 +274,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     wait_for_200(
         "127.0.0.1:3121",
-        Some((PATH, &key_header())),
+        Some((PATH, &key_header()[..])),
         &mut a_server.0,
         Duration::from_secs(60),
     )?;
     wait_for_200(
         "127.0.0.1:3122",
-        Some((PATH, &key_header())),
+        Some((PATH, &key_header()[..])),
         &mut h_server.0,
         Duration::from_secs(60),
     )?;
@@ -451,7 +446,7 @@ fn measure(mut contender: Contender, args: &BenchArgs) -> Result<Row> {
         .to_owned();
     wait_for_200(
         &addr,
-        Some((&path, &contender.headers)),
+        Some((&path, &contender.headers[..])),
         &mut children.last_mut().unwrap().0,
         Duration::from_secs(30),
     )?;
@@ -477,7 +472,10 @@ fn measure(mut contender: Contender, args: &BenchArgs) -> Result<Row> {
         );
         loads.insert(connections, load);
     }
-    let peak_rss_kb = children.iter().map(|c| peak_rss_kb(c.0.id())).sum();
+    let peak_rss_kb = children
+        .iter()
+        .map(|c| procs::proc_status_kb(c.0.id(), "VmHWM:"))
+        .sum();
     Ok(Row {
         key: contender.key,
         label: contender.label,
@@ -495,10 +493,10 @@ fn cold_start(cmd: &mut Command, port: u16, trials: usize) -> Result<f64> {
             .stderr(Stdio::null());
         let started = Instant::now();
         let mut child = Guard(cmd.spawn()?);
-        let headers = vec![("x-backend-key", BACKEND_KEY.to_owned())];
+        let headers = [("x-backend-key", BACKEND_KEY.to_owned())];
         wait_for_200(
             &format!("127.0.0.1:{port}"),
-            Some((PATH, &headers)),
+            Some((PATH, &headers[..])),
             &mut child.0,
             Duration::from_secs(60),
         )?;
@@ -512,39 +510,6 @@ fn cold_start(cmd: &mut Command, port: u16, trials: usize) -> Result<f64> {
 }
 
 /// Poll until the port accepts and, with a request, answers `200`.
-pub fn wait_for_200(
-    addr: &str,
-    request: Option<(&str, &Vec<(&str, String)>)>,
-    child: &mut Child,
-    limit: Duration,
-) -> Result<()> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if let Some(status) = child.try_wait()? {
-            bail!("server exited before answering on {addr} ({status})");
-        }
-        if let Ok(mut stream) = TcpStream::connect(addr) {
-            let Some((path, headers)) = request else {
-                return Ok(());
-            };
-            let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-            for (name, value) in headers {
-                let _ = write!(head, "{name}: {value}\r\n");
-            }
-            head.push_str("\r\n");
-            let mut response = String::new();
-            if stream.write_all(head.as_bytes()).is_ok()
-                && stream.read_to_string(&mut response).is_ok()
-                && response.starts_with("HTTP/1.1 200")
-            {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    bail!("no 200 from {addr} within {limit:?}")
-}
-
 /// Run `wrk -t1` and parse its report.
 fn wrk(url: &str, headers: &[(&str, String)], connections: u32, seconds: u64) -> Result<Load> {
     let mut cmd = Command::new("wrk");
@@ -618,52 +583,6 @@ fn parse_wrk(text: &str) -> Option<Load> {
         requests,
         errors: non_2xx + socket_errors,
     })
-}
-
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Kills its process when dropped.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ensure_wrk() -> Result<()> {
-    if find_on_path("wrk").is_some() {
-        return Ok(());
-    }
-    println!("bench: installing wrk (Debian package)");
-    let sudo = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() != "0");
-    let mut cmd = if sudo {
-        Command::new("sudo")
-    } else {
-        Command::new("apt-get")
-    };
-    if sudo {
-        cmd.arg("apt-get");
-    }
-    run(cmd
-        .args(["install", "-y", "-qq", "wrk"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn ensure_bench_venv() -> Result<PathBuf> {

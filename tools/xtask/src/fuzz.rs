@@ -88,11 +88,8 @@ pub fn fuzz(args: &FuzzArgs) -> Result<()> {
 }
 
 fn ensure_cargo_fuzz() -> Result<()> {
-    let home_bin = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
-        .map(|h| h.join("bin/cargo-fuzz"));
-    if find_on_path("cargo-fuzz").is_some() || home_bin.is_some_and(|p| p.is_file()) {
+    let home_bin = crate::setup::cargo_home().join("bin/cargo-fuzz");
+    if find_on_path("cargo-fuzz").is_some() || home_bin.is_file() {
         return Ok(());
     }
     println!("fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} (once)");

@@ -9,6 +9,7 @@ mod fuzz;
 mod letters;
 mod openapi;
 mod paths;
+mod procs;
 mod serve;
 mod setup;
 mod soak;

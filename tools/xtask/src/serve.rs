@@ -10,15 +10,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::artifacts;
 use crate::paths::root;
+use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, SetupArgs};
-use crate::{artifacts, run};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -52,12 +53,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         _ => tools.spin.is_some(),
     };
 
-    run(Command::new(env!("CARGO")).current_dir(root()).args([
-        "build",
-        "--release",
-        "--package",
-        "apim-emulator",
-    ]))?;
+    let emulator = procs::build_release_emulator()?;
     // Production configuration, set through Spin variables as SpinKube would.
     let variables = [
         ("SPIN_VARIABLE_BACKEND_KEY", backend_key.as_str()),
@@ -77,19 +73,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             bail!("wasmtime is not installed")
         };
         let built = artifacts::build(true)?;
-        let mut cmd = Command::new(wasmtime);
-        cmd.args(wasmtime_serve_args(&backend_addr));
-        for (name, _) in variables {
-            cmd.args(["--env", name]);
-        }
-        cmd.arg(&built.composed);
-        cmd
+        procs::wasmtime_serve(&wasmtime, &built.composed, &backend_addr, &[], &variables)
     };
     host.envs(variables);
     let mut host = Guard(host.spawn().context("starting the WASI host")?);
-    wait_for_port(&backend_addr, &mut host.0, Duration::from_secs(120))?;
+    wait_for_200(&backend_addr, None, &mut host.0, Duration::from_secs(120))?;
 
-    let emulator = root().join("target").join("release").join("apim-emulator");
     let mut gateway = Guard(
         Command::new(emulator)
             .env("APIM_EMULATOR_LISTEN", &gateway_addr)
@@ -103,7 +92,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             .spawn()
             .context("starting apim-emulator")?,
     );
-    wait_for_port(&gateway_addr, &mut gateway.0, Duration::from_secs(20))?;
+    wait_for_200(&gateway_addr, None, &mut gateway.0, Duration::from_secs(20))?;
 
     println!();
     println!(
@@ -136,30 +125,6 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     }
 }
 
-/// Kills its process when dropped (Ctrl-C, errors).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(addr: &str, child: &mut Child, limit: Duration) -> Result<()> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if let Some(status) = child.try_wait()? {
-            bail!("process exited before listening on {addr} ({status})");
-        }
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("nothing listened on {addr} within {limit:?}")
-}
-
 /// 32 random bytes from the OS, hex-encoded.
 fn random_key() -> String {
     let mut bytes = [0u8; 32];
@@ -190,12 +155,4 @@ fn read_env_file() -> Result<BTreeMap<String, String>> {
         );
     }
     Ok(values)
-}
-
-/// The `wasmtime serve` flags the component needs: `-Scli` links `wasi:cli/*` (Rust's std
-/// and the variables plug use it).
-pub fn wasmtime_serve_args(addr: &str) -> Vec<String> {
-    ["serve", "-Scli", "-Opooling-allocator=y", "--addr", addr]
-        .map(str::to_owned)
-        .to_vec()
 }

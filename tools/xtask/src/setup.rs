@@ -115,7 +115,8 @@ pub fn find_wasmtime() -> Option<PathBuf> {
     Some(candidate)
 }
 
-fn cargo_home() -> PathBuf {
+/// `$CARGO_HOME`, else `~/.cargo`.
+pub fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
@@ -158,10 +159,16 @@ fn ensure_debian_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    apt_install(&missing)
+}
+
+/// Install Debian packages with `apt-get` (after `apt-get update`), through `sudo` when not
+/// root.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     if find_on_path("apt-get").is_none() {
-        bail!("missing {missing:?} and no apt-get to install them: install them by hand");
+        bail!("missing {packages:?} and no apt-get to install them: install them by hand");
     }
-    println!("setup: installing Debian packages {missing:?}");
+    println!("setup: installing Debian packages {packages:?}");
     let sudo = !is_root();
     let apt = |args: &[&str]| -> Result<()> {
         let mut cmd = if sudo {
@@ -177,7 +184,7 @@ fn ensure_debian_packages() -> Result<()> {
     };
     apt(&["update", "-qq"])?;
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    install.extend(missing.iter());
+    install.extend(packages);
     apt(&install)
 }
 

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::bench::{wait_for_200, Guard};
+use crate::artifacts;
 use crate::paths::root;
+use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, SetupArgs};
-use crate::{artifacts, run};
 
 #[derive(Args)]
 pub struct SoakArgs {
@@ -47,17 +47,14 @@ fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16))
         ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
         ("SPIN_VARIABLE_API_BASE", "/api"),
     ];
-    let mut host = Command::new(wasmtime);
-    host.arg("serve")
-        .args(setup::WASMTIME_SERVE_FLAGS)
-        .args(["--addr", &format!("127.0.0.1:{}", ports.0)]);
-    for (name, _) in vars {
-        host.args(["--env", name]);
-    }
-    host.envs(vars)
-        .arg(&composed)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
+    let mut host = procs::wasmtime_serve(
+        &wasmtime,
+        &composed,
+        &format!("127.0.0.1:{}", ports.0),
+        &[],
+        &vars,
+    );
+    host.stdin(Stdio::null()).stderr(Stdio::null());
     let mut host = Guard(host.spawn()?);
     wait_for_200(
         &format!("127.0.0.1:{}", ports.0),
@@ -90,20 +87,6 @@ fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16))
         gateway,
         url: format!("http://127.0.0.1:{}", ports.1),
     })
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }
 
 /// Run wrk with the mixed script; returns status counts, socket errors and its output.
@@ -155,12 +138,7 @@ fn mixed_load(
 pub fn soak(args: SoakArgs) -> Result<()> {
     setup::ensure(&SetupArgs { serve_only: true })?;
     artifacts::build(true)?;
-    run(Command::new(env!("CARGO")).current_dir(root()).args([
-        "build",
-        "--release",
-        "--package",
-        "apim-emulator",
-    ]))?;
+    procs::build_release_emulator()?;
 
     println!(
         "soak: phase 1: {} s at {} connections, mixed requests, through the gateway",
@@ -172,7 +150,10 @@ pub fn soak(args: SoakArgs) -> Result<()> {
         let mut samples = Vec::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(args.seconds) {
-            samples.push((rss_kb(host_pid), rss_kb(gateway_pid)));
+            samples.push((
+                procs::proc_status_kb(host_pid, "VmRSS:"),
+                procs::proc_status_kb(gateway_pid, "VmRSS:"),
+            ));
             std::thread::sleep(Duration::from_secs(1));
         }
         samples
@@ -264,13 +245,10 @@ pub fn soak(args: SoakArgs) -> Result<()> {
 
 /// Exhaust the window and read `Retry-After` from the 429.
 fn probe_retry_after(base: &str) -> Result<u64> {
-    use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
+    let key = [("Ocp-Apim-Subscription-Key", SUBSCRIPTION_KEY.to_owned())];
     for _ in 0..1000 {
-        let mut stream = std::net::TcpStream::connect(addr)?;
-        write!(stream, "GET /api/generate_name HTTP/1.1\r\nHost: x\r\nOcp-Apim-Subscription-Key: {SUBSCRIPTION_KEY}\r\nConnection: close\r\n\r\n")?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
+        let response = procs::raw_get(addr, "/api/generate_name", &key)?;
         if response.starts_with("HTTP/1.1 429") {
             let value = response
                 .lines()
