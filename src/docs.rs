@@ -189,6 +189,7 @@ mod tests {
             ("swagger-ui.css", "text/css"),
             ("swagger-ui-bundle.js", "text/javascript"),
             ("swagger-initializer.js", "text/javascript"),
+            ("pattern-summary-plugin.js", "text/javascript"),
         ] {
             let asset = asset(name).unwrap_or_else(|| panic!("{name} missing"));
             assert!(asset.content_type.starts_with(kind), "{name}");

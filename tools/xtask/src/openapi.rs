@@ -130,6 +130,8 @@ pub fn document() -> Value {
         .map(|body| body.detail.chars().count())
         .max()
         .expect("there are problems");
+    let pattern = name_api::letters::ecma_pattern();
+    let pattern_summary = "one or more letters of any script (Unicode category L in the Basic Multilingual Plane), spaces, apostrophes, hyphens or periods";
     let longest_name = NAMES
         .iter()
         .map(|name| name.chars().count())
@@ -185,7 +187,10 @@ pub fn document() -> Value {
                             "type": "string",
                             "minLength": STARTS_WITH_MIN_CHARS,
                             "maxLength": STARTS_WITH_MAX_CHARS,
-                            "pattern": name_api::letters::ecma_pattern(),
+                            "pattern": pattern,
+                            // Shown by the docs page in place of the pattern itself
+                            // (static-docs/pattern-summary-plugin.js).
+                            "x-pattern-summary": pattern_summary,
                         },
                         "example": "N"
                     }],
