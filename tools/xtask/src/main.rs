@@ -15,6 +15,7 @@ mod setup;
 mod soak;
 mod testing;
 mod vendor;
+mod verify;
 
 use std::process::Command;
 
@@ -61,6 +62,8 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Check a gateway (the emulator or a deployed API Management) against the contract.
+    Verify(verify::VerifyArgs),
     /// Install the tools the tests need (idempotent).
     Setup(setup::SetupArgs),
 }
@@ -83,6 +86,7 @@ fn main() -> Result<()> {
         Task::Openapi { check } => openapi::run(check),
         Task::Letters { check } => letters::run(check),
         Task::VendorDocs { check } => vendor::run_vendor(check),
+        Task::Verify(args) => verify::verify(args),
         Task::Setup(args) => setup::ensure(&args).map(|_| ()),
     }
 }

@@ -209,8 +209,8 @@ pub fn document() -> Value {
                                 JSON_CONTENT_TYPE: {
                                     "schema": { "$ref": "#/components/schemas/GatewayError" },
                                     "examples": {
-                                        "missing": { "value": gateway_error(401, "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.") },
-                                        "invalid": { "value": gateway_error(401, "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.") }
+                                        "missing": { "value": gateway_error(401, APIM_MISSING_KEY_MESSAGE) },
+                                        "invalid": { "value": gateway_error(401, APIM_INVALID_KEY_MESSAGE) }
                                     }
                                 },
                                 PROBLEM_CONTENT_TYPE: {
@@ -242,7 +242,7 @@ pub fn document() -> Value {
                             } })),
                             "content": { JSON_CONTENT_TYPE: {
                                 "schema": { "$ref": "#/components/schemas/GatewayError" },
-                                "example": gateway_error(429, "Rate limit is exceeded. Try again in 42 seconds.")
+                                "example": gateway_error(429, &apim_rate_limit_message(42))
                             }}
                         },
                         "500": {

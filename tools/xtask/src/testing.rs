@@ -1,11 +1,12 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
-//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the release build of the component and its
-//! composition, and `cargo test` over the workspace. The integration tests in `tests/`
-//! start the real component on `wasmtime serve` and drive it over loopback HTTP, with
-//! Chromium (Playwright) and schemathesis; they find the artifacts and tools through the
-//! environment variables set here.
+//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document,
+//! the release build of the component and its composition, `cargo test` over the
+//! workspace, and `cargo xtask verify` (the black-box gateway suite) against the emulator.
+//! The integration tests in `tests/` start the real component on `wasmtime serve` and
+//! drive it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
+//! artifacts and tools through the environment variables set here.
 
 use std::process::Command;
 use std::time::Instant;
@@ -121,6 +122,16 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                 .env("APIM_EMULATOR", root().join("target/debug/apim-emulator")),
         )
     })?;
+    step(
+        "cargo xtask verify: the gateway contract against the emulator",
+        || {
+            crate::verify::against_local_stack(
+                &wasmtime,
+                &built.composed,
+                &root().join("target/debug/apim-emulator"),
+            )
+        },
+    )?;
     println!("xtask test: all steps passed in {:.0?}", started.elapsed());
     println!("{passed} passed, {failed} failed");
     Ok(())
