@@ -98,6 +98,7 @@ try {
     throw new Error("the page shows the raw letter pattern");
   }
   if (!(await row.getByRole("link", { name: "openapi.json" }).isVisible())) throw new Error("no link to the exact pattern");
+  await row.screenshot({ path: opts.screenshot.replace(/\.png$/, "-starts_with.png") });
   const input = row.locator("input");
   const sentBefore = apiRequests.length;
   await input.fill("N4");
