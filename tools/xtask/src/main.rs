@@ -86,7 +86,7 @@ fn main() -> Result<()> {
         Task::Openapi { check } => openapi::run(check),
         Task::Letters { check } => letters::run(check),
         Task::VendorDocs { check } => vendor::run_vendor(check),
-        Task::Verify(args) => verify::verify(args),
+        Task::Verify(args) => verify::run(args),
         Task::Setup(args) => setup::ensure(&args).map(|_| ()),
     }
 }

@@ -129,6 +129,7 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                 &wasmtime,
                 &built.composed,
                 &root().join("target/debug/apim-emulator"),
+                root().join("tests/artifacts/verify-emulator.json"),
             )
         },
     )?;

@@ -29,16 +29,22 @@ use ureq::http;
 
 use crate::paths::root;
 use crate::procs::{self, Guard};
+use crate::{artifacts, setup};
 
 #[derive(Args)]
 pub struct VerifyArgs {
     /// Base URL of the gateway: `https://<name>.azure-api.net`, or `http://127.0.0.1:8080`.
-    #[arg(long)]
-    pub gateway: String,
+    #[arg(long, required_unless_present = "local", conflicts_with = "local")]
+    pub gateway: Option<String>,
     /// A subscription key of the `api` API. Prefer the environment variable: command-line
     /// arguments are visible to other users of the machine.
-    #[arg(long, env = "APIM_SUBSCRIPTION_KEY", hide_env_values = true)]
-    pub key: String,
+    #[arg(
+        long,
+        env = "APIM_SUBSCRIPTION_KEY",
+        hide_env_values = true,
+        required_unless_present = "local"
+    )]
+    pub key: Option<String>,
     /// The subscription's other key, to check that both keys work.
     #[arg(long, env = "APIM_SUBSCRIPTION_KEY_SECONDARY", hide_env_values = true)]
     pub key2: Option<String>,
@@ -55,6 +61,31 @@ pub struct VerifyArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "target/verify-report.json")]
     pub report: PathBuf,
+    /// Build and start the local stack (the component on wasmtime serve, the emulator in
+    /// front with two keys and a 40-call rate limit) and run every check against it.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// `cargo xtask verify`: against `--gateway`, or with `--local` against a stack it starts.
+pub fn run(args: VerifyArgs) -> Result<()> {
+    if !args.local {
+        return verify(args);
+    }
+    let wasmtime =
+        setup::find_wasmtime().context("wasmtime is required: run `cargo xtask setup`")?;
+    let built = artifacts::build(true)?;
+    crate::run(Command::new(env!("CARGO")).current_dir(root()).args([
+        "build",
+        "--package",
+        "apim-emulator",
+    ]))?;
+    against_local_stack(
+        &wasmtime,
+        &built.composed,
+        &root().join("target/debug/apim-emulator"),
+        args.report,
+    )
 }
 
 /// What a check concluded.
@@ -220,9 +251,14 @@ const CORS_DOC: &str = "Microsoft Learn: CORS policy";
 const PROJECT_POLICY: &str = "infra/apim (this project's declarations and policies)";
 const SILENT: &str = "not documented by Microsoft: recorded";
 
-pub fn verify(args: VerifyArgs) -> Result<()> {
+fn verify(args: VerifyArgs) -> Result<()> {
     let started = Instant::now();
-    let client = Client::new(&args.gateway, &args.key);
+    let gateway = args.gateway.clone().context("--gateway is required")?;
+    let key = args
+        .key
+        .clone()
+        .context("a subscription key is required (--key or APIM_SUBSCRIPTION_KEY)")?;
+    let client = Client::new(&gateway, &key);
     let mut rows = Vec::new();
     contract_checks(&client, &args, &mut rows);
     observations(&client, &args, &mut rows);
@@ -239,7 +275,7 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
         });
     }
     // No key in the output, whatever an error message or a body echoed.
-    let secrets: Vec<&str> = std::iter::once(args.key.as_str())
+    let secrets: Vec<&str> = std::iter::once(key.as_str())
         .chain(args.key2.as_deref())
         .filter(|s| !s.is_empty())
         .collect();
@@ -249,11 +285,11 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
             row.observed = row.observed.replace(secret, "<key>");
         }
     }
-    print_table(&args.gateway, &rows);
+    print_table(&gateway, &rows);
     write_report(&args, &rows, started.elapsed())?;
     let failed = rows.iter().filter(|r| r.outcome == Outcome::Fail).count();
     if failed > 0 {
-        bail!("{failed} contract check(s) failed against {}", args.gateway);
+        bail!("{failed} contract check(s) failed against {gateway}");
     }
     Ok(())
 }
@@ -964,7 +1000,7 @@ fn print_table(gateway: &str, rows: &[Row]) {
 fn write_report(args: &VerifyArgs, rows: &[Row], elapsed: Duration) -> Result<()> {
     let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
     let report = json!({
-        "gateway": args.gateway,
+        "gateway": args.gateway.as_deref().unwrap_or_default(),
         "generated_unix": std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -998,7 +1034,12 @@ fn write_report(args: &VerifyArgs, rows: &[Row], elapsed: Duration) -> Result<()
 /// The suite against the local stack, as `cargo xtask test` runs it: the composed component
 /// on `wasmtime serve` in production mode, `apim-emulator` in front with two subscription
 /// keys and a rate limit low enough to reach, every check including the rate limit.
-pub fn against_local_stack(wasmtime: &Path, composed: &Path, emulator: &Path) -> Result<()> {
+pub fn against_local_stack(
+    wasmtime: &Path,
+    composed: &Path,
+    emulator: &Path,
+    report: PathBuf,
+) -> Result<()> {
     const BACKEND_KEY: &str = "verify-backend-key-7c41e0";
     const DOCS_BACKEND_KEY: &str = "verify-docs-backend-key-2b9d";
     const PRIMARY: &str = "verify-primary-subscription-key-51aa";
@@ -1041,13 +1082,14 @@ pub fn against_local_stack(wasmtime: &Path, composed: &Path, emulator: &Path) ->
     );
     procs::wait_for_200(&gateway, None, &mut gw.0, Duration::from_secs(30))?;
     verify(VerifyArgs {
-        gateway: format!("http://{gateway}"),
-        key: PRIMARY.to_owned(),
+        gateway: Some(format!("http://{gateway}")),
+        key: Some(PRIMARY.to_owned()),
         key2: Some(SECONDARY.to_owned()),
         rate_limit: true,
         rate_limit_max_calls: 200,
         origin: "https://verify.example".to_owned(),
-        report: root().join("tests/artifacts/verify-emulator.json"),
+        report,
+        local: false,
     })
 }
 
