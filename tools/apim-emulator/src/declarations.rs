@@ -111,6 +111,11 @@ pub struct Api {
     /// The backend entity the policy's `set-backend-service` names (whose credentials
     /// the forwarded requests carry); `None`: no credentials are injected.
     pub backend_id: Option<String>,
+    /// The inbound `cors` policy, resolved at load (APIM applies the first one).
+    pub cors: Option<policy::Cors>,
+    /// `forward-request`'s timeout (its default when the backend section has none: APIM's
+    /// global scope forwards by default).
+    pub forward_timeout: std::time::Duration,
 }
 
 /// A backend entity: headers injected into every request forwarded to it.
@@ -217,6 +222,20 @@ pub fn load(root: &Path, named: &BTreeMap<String, String>) -> Result<Declaration
                 _ => None,
             })
             .last();
+        let cors = policy.inbound.iter().find_map(|p| match p {
+            Policy::Cors(cors) => Some(cors.clone()),
+            _ => None,
+        });
+        let forward_timeout = policy
+            .backend
+            .iter()
+            .find_map(|p| match p {
+                Policy::ForwardRequest { timeout } => Some(*timeout),
+                _ => None,
+            })
+            .unwrap_or(std::time::Duration::from_secs(
+                policy::DEFAULT_FORWARD_TIMEOUT_SECS,
+            ));
         apis.push(Api {
             name: decl.name,
             display_name: decl.display_name,
@@ -226,6 +245,8 @@ pub fn load(root: &Path, named: &BTreeMap<String, String>) -> Result<Declaration
             operations,
             policy,
             backend_id,
+            cors,
+            forward_timeout,
         });
     }
     Ok(Declarations { apis, backends })

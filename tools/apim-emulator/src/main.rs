@@ -34,7 +34,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use apim_emulator::declarations;
-use apim_emulator::gateway::{Config, Gateway, Subscription};
+use apim_emulator::gateway::{Config, Gateway, Options, Subscription, Tier};
+use apim_emulator::io::WriteTimeout;
 use apim_emulator::settings::Source;
 
 #[derive(Parser, Debug)]
@@ -73,9 +74,22 @@ struct Cli {
     /// Repository root holding infra/apim/ and static-docs/ (default: this checkout).
     #[arg(long, env = "APIM_EMULATOR_ROOT")]
     root: Option<PathBuf>,
-    /// Seconds a client has to send its request head (slow-client guard).
+    /// Seconds a client has to send its request head, and to start the next one on a
+    /// kept-alive connection (slow-client and idle guard).
     #[arg(long, env = "APIM_EMULATOR_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
+    /// Seconds a write to a client may make no progress before the connection is cut
+    /// (slow-reader guard).
+    #[arg(long, env = "APIM_EMULATOR_WRITE_TIMEOUT", default_value_t = 30)]
+    write_timeout: u64,
+    /// APIM pricing tier, as infra/main.bicep's apimSku: Consumption (no built-in cache:
+    /// cache-lookup/cache-store do nothing), Developer, Basic, Standard, Premium, BasicV2,
+    /// StandardV2.
+    #[arg(long, env = "APIM_EMULATOR_TIER", default_value = "Consumption")]
+    tier: Tier,
+    /// Bound of the built-in cache, in bytes (least recently used entries are evicted).
+    #[arg(long, env = "APIM_EMULATOR_CACHE_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    cache_max_bytes: usize,
     /// Runtime threads: 1 runs everything on one thread (lowest latency; plenty for local
     /// load), more uses a multi-threaded runtime.
     #[arg(long, env = "APIM_EMULATOR_THREADS", default_value_t = 1)]
@@ -107,6 +121,7 @@ fn main() -> ExitCode {
             Arc::new(gateway),
             source,
             Duration::from_secs(cli.header_read_timeout),
+            Duration::from_secs(cli.write_timeout),
         ))
     });
     match result {
@@ -145,10 +160,23 @@ fn build(cli: &Cli) -> Result<(Gateway, Source)> {
     };
     let config = source.load()?;
     describe(&config);
+    println!(
+        "apim-emulator: tier {:?}: {}",
+        cli.tier,
+        if cli.tier.has_builtin_cache() {
+            format!("built-in cache of {} bytes", cli.cache_max_bytes)
+        } else {
+            "no built-in cache (cache-lookup and cache-store do nothing)".into()
+        }
+    );
     let gateway = Gateway::new(
         config,
         Subscription {
             keys: cli.subscription_keys.clone(),
+        },
+        Options {
+            tier: cli.tier,
+            cache_max_bytes: cli.cache_max_bytes,
         },
     );
     Ok((gateway, source))
@@ -199,6 +227,7 @@ async fn serve(
     gateway: Arc<Gateway>,
     source: Source,
     header_read_timeout: Duration,
+    write_timeout: Duration,
 ) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await
@@ -238,7 +267,10 @@ async fn serve(
                 // Slow clients: the request head must arrive within this time.
                 .header_read_timeout(header_read_timeout)
                 .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(
+                    WriteTimeout::new(TokioIo::new(stream), write_timeout),
+                    service,
+                );
             if let Err(error) = connection.await {
                 if !error.is_incomplete_message() {
                     eprintln!("apim-emulator: connection from {peer}: {error}");
