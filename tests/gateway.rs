@@ -163,11 +163,8 @@ fn key_is_stripped_and_backend_key_injected_before_the_backend() {
         1
     );
     assert!(request.header("x-forwarded-for").is_some());
-    // The public API forwards to the bare paths too, with the backend key.
-    assert_eq!(
-        get(&gw.url("/public/openapi.json?subscription-key=leak")).status,
-        200
-    );
+    // The public API forwards to the bare paths too, with its backend key.
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
     let public = backend.requests().pop().unwrap();
     assert_eq!(public.target, "/openapi.json");
     assert_eq!(public.header("x-backend-key"), Some(BACKEND_KEY));
@@ -242,11 +239,17 @@ fn rate_limit_per_subscription_with_retry_after_and_reset() {
         )
     };
     let window = Instant::now();
-    for _ in 0..3 {
-        assert_eq!(call().status, 200);
+    for remaining in ["2", "1", "0"] {
+        let ok = call();
+        assert_eq!(ok.status, 200);
+        // remaining-calls-header-name / total-calls-header-name (rate-limit reference).
+        assert_eq!(ok.header("x-ratelimit-remaining"), Some(remaining));
+        assert_eq!(ok.header("x-ratelimit-limit"), Some("3"));
     }
     let limited = call();
     assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(limited.header("x-ratelimit-limit"), Some("3"));
     let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     assert_eq!(
@@ -265,8 +268,10 @@ fn rate_limit_per_subscription_with_retry_after_and_reset() {
         .status,
         429
     );
-    // The public API is not limited.
-    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    // The public API is not limited, and has no rate-limit headers.
+    let public = get(&gw.url("/public/openapi.json"));
+    assert_eq!(public.status, 200);
+    assert_eq!(public.header("x-ratelimit-remaining"), None);
     std::thread::sleep(
         Duration::from_secs(2).saturating_sub(window.elapsed()) + Duration::from_millis(100),
     );
@@ -325,7 +330,7 @@ fn cors_preflight_is_answered_by_the_gateway_without_a_key() {
     assert_eq!(actual.header("access-control-allow-origin"), Some("*"));
     assert_eq!(
         actual.header("access-control-expose-headers"),
-        Some("Retry-After")
+        Some("Retry-After,X-RateLimit-Remaining,X-RateLimit-Limit")
     );
     let denied = send(
         "GET",
@@ -341,9 +346,14 @@ fn cors_preflight_is_answered_by_the_gateway_without_a_key() {
 }
 
 #[test]
-fn public_responses_are_cached_for_the_store_duration() {
+fn public_responses_are_cached_on_a_tier_with_a_cache() {
     let backend = RecordingBackend::start(Duration::ZERO);
-    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    let gw = Emulator::start_with_env(
+        &backend.base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+        &[("APIM_EMULATOR_TIER", "StandardV2")],
+    );
     let first = get(&gw.url("/public/openapi.json"));
     let second = get(&gw.url("/public/openapi.json"));
     assert_eq!((first.status, second.status), (200, 200));
@@ -406,10 +416,16 @@ fn unreachable_backend_is_an_apim_style_error_not_a_hang() {
 
 /// Copy `infra/` and `static-docs/openapi.json` to a scratch root and break one file.
 fn broken_root(file: &str, from: &str, to: &str) -> std::path::PathBuf {
+    broken_root_with(file, &[(from, to)])
+}
+
+/// [`broken_root`] with several replacements in one file.
+fn broken_root_with(file: &str, edits: &[(&str, &str)]) -> std::path::PathBuf {
     let root = common::artifacts_dir().join(format!(
-        "broken-{}-{}",
+        "broken-{}-{}-{}",
         std::process::id(),
-        file.replace('/', "_")
+        file.replace('/', "_"),
+        edits.len()
     ));
     let _ = std::fs::remove_dir_all(&root);
     for dir in ["infra/apim/apis", "infra/apim/policies", "static-docs"] {
@@ -420,16 +436,19 @@ fn broken_root(file: &str, from: &str, to: &str) -> std::path::PathBuf {
         "infra/apim/apis/public.json",
         "infra/apim/policies/api.xml",
         "infra/apim/policies/public.xml",
-        "infra/apim/backend.json",
+        "infra/apim/backends.json",
         "infra/apim/named-values.json",
         "static-docs/openapi.json",
     ] {
         std::fs::copy(common::repo_root().join(f), root.join(f)).unwrap();
     }
     let path = root.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{file} has no {from}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{file} has no {from}");
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::write(&path, text).unwrap();
     root
 }
 
@@ -456,9 +475,27 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
         ),
         (
             "infra/apim/policies/api.xml",
-            "exists-action=\"delete\" />",
-            "exists-action=\"delete\">@(context.Request.Url)</set-header>",
-            "unexpected text",
+            "<set-header name=\"Ocp-Apim-Subscription-Key\" exists-action=\"delete\" />",
+            "<set-header name=\"X-Url\" exists-action=\"override\"><value>@(context.Request.Url.ToString())</value></set-header>",
+            "policy expressions (@(...), @{...}) are not implemented",
+        ),
+        (
+            "infra/apim/policies/api.xml",
+            "<set-header name=\"Ocp-Apim-Subscription-Key\" exists-action=\"delete\" />",
+            "<set-header name=\"Ocp-Apim-Subscription-Key\" exists-action=\"delete\" if=\"x\" />",
+            "attribute `if` is not implemented",
+        ),
+        (
+            "infra/apim/policies/api.xml",
+            "backend-id=\"name-api-backend\"",
+            "backend-id=\"name-api-backnd\"",
+            "backend-id \"name-api-backnd\" is not a declared backend",
+        ),
+        (
+            "infra/apim/policies/api.xml",
+            "renewal-period=\"{{rate-limit-renewal-period}}\"",
+            "renewal-period=\"301\"",
+            "renewal-period 301 is above APIM's maximum of 300 seconds",
         ),
         (
             "infra/apim/policies/public.xml",
@@ -473,7 +510,7 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
             "not well-formed XML",
         ),
         (
-            "infra/apim/backend.json",
+            "infra/apim/backends.json",
             "{{backend-key}}",
             "{{backend-kee}}",
             "unknown named value",
@@ -503,4 +540,645 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
         .err()
         .unwrap();
     assert!(err.contains("backend-key"), "{err}");
+}
+
+const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-9a06c3";
+
+/// The least-privilege design (SPEC section 4): each API injects its own backend entity's
+/// credential, so a public docs request never carries the key that unlocks `/generate_name`.
+#[test]
+fn each_api_injects_its_own_backend_credential() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(
+        &backend.base,
+        &[PRIMARY],
+        &[
+            ("backend-key", BACKEND_KEY),
+            ("docs-backend-key", DOCS_BACKEND_KEY),
+        ],
+    );
+    let api = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+    );
+    assert_eq!(api.status, 200);
+    for path in [
+        "/public/docs",
+        "/public/docs/swagger-ui.css",
+        "/public/openapi.json",
+    ] {
+        assert_eq!(get(&gw.url(path)).status, 200, "{path}");
+    }
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[0].target, "/generate_name");
+    assert_eq!(seen[0].header("x-backend-key"), Some(BACKEND_KEY));
+    for request in &seen[1..] {
+        assert_eq!(
+            request.header("x-backend-key"),
+            Some(DOCS_BACKEND_KEY),
+            "{}",
+            request.target
+        );
+    }
+    let log = gw.log_text();
+    assert!(!log.contains(BACKEND_KEY) && !log.contains(DOCS_BACKEND_KEY));
+}
+
+const BAD_PATH_DOTS: &str =
+    r#"{ "statusCode": 400, "message": "Invalid request path: dot segments are not accepted" }"#;
+const BAD_PATH_ENCODED: &str = r#"{ "statusCode": 400, "message": "Invalid request path: encoded dots and separators are not accepted" }"#;
+
+/// Dot segments and encoded separators never reach the backend (issue 9 item 4): Traefik
+/// decodes `%2e` and removes dot segments before routing, so `/public/docs/%2e%2e/x`
+/// forwarded as `/docs/%2e%2e/x` could become `/x` behind it, with the API's credential.
+#[test]
+fn dot_segments_and_encoded_separators_are_refused_for_every_api() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    let mut cases = Vec::new();
+    for prefix in ["/api", "/public", "/public/docs"] {
+        for (rest, body) in [
+            ("/../generate_name", BAD_PATH_DOTS),
+            ("/./generate_name", BAD_PATH_DOTS),
+            ("/..", BAD_PATH_DOTS),
+            ("/%2e%2e/generate_name", BAD_PATH_ENCODED),
+            ("/%2E%2E/generate_name", BAD_PATH_ENCODED),
+            ("/.%2e/generate_name", BAD_PATH_ENCODED),
+            ("/%2e/generate_name", BAD_PATH_ENCODED),
+            ("/x%2fgenerate_name", BAD_PATH_ENCODED),
+            ("/x%2Fgenerate_name", BAD_PATH_ENCODED),
+            ("/x%5cgenerate_name", BAD_PATH_ENCODED),
+            ("/x%5C..%5Cgenerate_name", BAD_PATH_ENCODED),
+        ] {
+            cases.push((format!("{prefix}{rest}"), body));
+        }
+    }
+    cases.push((
+        "/public/docs/%2e%2e/generate_name?subscription-key=x".into(),
+        BAD_PATH_ENCODED,
+    ));
+    for (path, body) in cases {
+        // Raw bytes: an HTTP client library would normalise the dot segments itself.
+        let reply = common::raw(
+            &gw.base,
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOcp-Apim-Subscription-Key: {PRIMARY}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert!(reply.starts_with("HTTP/1.1 400 "), "{path}: {reply}");
+        assert!(
+            reply.contains("content-type: application/json"),
+            "{path}: {reply}"
+        );
+        assert!(reply.ends_with(body), "{path}: {reply}");
+    }
+    assert!(backend.requests().is_empty(), "nothing was forwarded");
+    // Dots inside a segment are ordinary characters.
+    assert_eq!(get(&gw.url("/public/docs/swagger-ui.css")).status, 200);
+    assert_eq!(get(&gw.url("/public/docs/a..b")).status, 200);
+}
+
+fn write_settings(path: &std::path::Path, text: &str) {
+    // Write then rename, so the emulator never reads a half-written file.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
+/// `--settings-file`: backend URL and named values, re-read on SIGHUP and swapped whole;
+/// a file that does not load is logged by name (never a value) and the old settings stay.
+#[test]
+fn settings_file_is_reread_on_sighup_and_a_bad_one_is_refused() {
+    let first = RecordingBackend::start(Duration::ZERO);
+    let second = RecordingBackend::start(Duration::ZERO);
+    let settings = common::artifacts_dir().join(format!("settings-{}.json", std::process::id()));
+    let keys = |backend: &str, key: &str, docs: &str| {
+        serde_json::json!({"backend": backend, "namedValues": {"backend-key": key, "docs-backend-key": docs}})
+            .to_string()
+    };
+    write_settings(
+        &settings,
+        &keys(&first.base, "rotation-key-one-4411", "docs-one-77"),
+    );
+    let gw = Emulator::start_with_env(
+        // The file overrides the backend and the keys given here.
+        "http://127.0.0.1:9",
+        &[PRIMARY],
+        &[("backend-key", "overridden-by-the-file")],
+        &[("APIM_EMULATOR_SETTINGS_FILE", settings.to_str().unwrap())],
+    );
+    let call = || {
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+        )
+        .status
+    };
+    assert_eq!(call(), 200);
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    let seen = first.requests();
+    assert_eq!(
+        seen[0].header("x-backend-key"),
+        Some("rotation-key-one-4411")
+    );
+    assert_eq!(seen[1].header("x-backend-key"), Some("docs-one-77"));
+
+    // Rotation and a rolling backend switch: new key, new backend, no restart.
+    write_settings(
+        &settings,
+        &keys(&second.base, "rotation-key-two-5522", "docs-two-88"),
+    );
+    let line = gw.hangup();
+    assert!(line.contains("settings reloaded"), "{line}");
+    assert_eq!(call(), 200);
+    assert_eq!(
+        first.requests().len(),
+        2,
+        "the old backend gets nothing more"
+    );
+    assert_eq!(
+        second.requests()[0].header("x-backend-key"),
+        Some("rotation-key-two-5522")
+    );
+
+    // Broken files: each is refused, the running settings stay, no value is logged.
+    for (text, expect) in [
+        (r#"{"namedValues": {"backend-key": "secret-three-zqxw""#.to_owned(), "not valid JSON"),
+        (r#"{"namedValues": {"backend-key": 987654321987}}"#.to_owned(), "not the expected shape"),
+        (r#"{"backend": "http://x:1", "secret-three-zqxw": 1}"#.to_owned(), "not the expected shape"),
+        (
+            serde_json::json!({"namedValues": {"backend-key": "secret-three-zqxw", "no-such-value": "x"}}).to_string(),
+            "named value no-such-value: not declared",
+        ),
+        (
+            serde_json::json!({"namedValues": {"backend-key": "secret\nthree-zqxw"}}).to_string(),
+            "credentials header x-backend-key: not a valid header value",
+        ),
+        (
+            serde_json::json!({"backend": "https://127.0.0.1:1"}).to_string(),
+            "must be an http:// URL",
+        ),
+    ] {
+        write_settings(&settings, &text);
+        let line = gw.hangup();
+        assert!(line.contains("settings not reloaded"), "{line}");
+        assert!(line.contains(expect), "{expect}: {line}");
+        assert_eq!(call(), 200);
+        let last = second.requests().pop().unwrap();
+        assert_eq!(last.header("x-backend-key"), Some("rotation-key-two-5522"));
+    }
+    std::fs::remove_file(&settings).unwrap();
+    let line = gw.hangup();
+    assert!(line.contains("settings not reloaded") && line.contains("reading settings file"));
+    assert_eq!(call(), 200);
+    let log = gw.log_text();
+    for secret in [
+        "rotation-key",
+        "docs-one",
+        "docs-two",
+        "zqxw",
+        "987654321987",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
+
+/// A scripted backend on loopback, like the component's docs route: `gzip` when the
+/// request's `Accept-Encoding` lines mention it, `identity` otherwise; `ETag: "v1"` and a
+/// 304 for `If-None-Match: "v1"`; `Cache-Control: public, max-age=60`. `/docs/big` is
+/// 32 MiB; `/docs/a{N}` is 4000 bytes. Returns its base URL and what it saw.
+fn docs_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<common::Seen>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_owned();
+                    let target = parts.next().unwrap_or("").to_owned();
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0
+                            || header.trim().is_empty()
+                        {
+                            break;
+                        }
+                        if let Some((n, v)) = header.trim_end().split_once(':') {
+                            headers.push((n.trim().to_owned(), v.trim().to_owned()));
+                        }
+                    }
+                    let seen = common::Seen {
+                        method,
+                        target: target.clone(),
+                        headers,
+                    };
+                    let gzip = seen.headers.iter().any(|(n, v)| {
+                        n.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip")
+                    });
+                    let not_modified = seen.header("if-none-match") == Some("\"v1\"");
+                    record.lock().unwrap().push(seen);
+                    let body: Vec<u8> = if target == "/docs/big" {
+                        vec![b'x'; 32 << 20]
+                    } else if target.starts_with("/docs/a") {
+                        vec![b'a'; 4000]
+                    } else if gzip {
+                        b"GZIP-BODY".to_vec()
+                    } else {
+                        b"IDENTITY-BODY".to_vec()
+                    };
+                    let head = if not_modified {
+                        "HTTP/1.1 304 Not Modified\r\netag: \"v1\"\r\ncache-control: public, max-age=60\r\n\r\n".to_owned()
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\netag: \"v1\"\r\ncache-control: public, max-age=60\r\nvary: Accept-Encoding\r\n{}content-length: {}\r\n\r\n",
+                            if gzip { "content-encoding: gzip\r\n" } else { "" },
+                            body.len()
+                        )
+                    };
+                    let mut stream = &stream;
+                    if stream.write_all(head.as_bytes()).is_err()
+                        || (!not_modified && stream.write_all(&body).is_err())
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+fn cache_tier(backend: &str, extra: &[(&str, &str)]) -> Emulator {
+    let mut env = vec![("APIM_EMULATOR_TIER", "StandardV2")];
+    env.extend_from_slice(extra);
+    Emulator::start_with_env(backend, &[PRIMARY], &[("backend-key", BACKEND_KEY)], &env)
+}
+
+/// Raw GET with the given header lines; returns (status line, headers text, body text).
+fn raw_get(gw: &Emulator, path: &str, headers: &[(&str, &str)]) -> (String, String, String) {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    let reply = common::raw(&gw.base, request.as_bytes());
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (
+        status.to_owned(),
+        headers.to_ascii_lowercase(),
+        body.to_owned(),
+    )
+}
+
+/// Microsoft's "Caching overview": no built-in cache on Consumption, so the policies do
+/// nothing there (the default tier, as `infra/main.bicep` deploys).
+#[test]
+fn consumption_tier_has_no_cache() {
+    let (base, seen) = docs_backend();
+    let gw = Emulator::start(&base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    for _ in 0..3 {
+        assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        3,
+        "every request reached the backend"
+    );
+    assert!(gw.log_text().contains("cache=- "), "{}", gw.log_text());
+    // The client's validators reach the backend, whose 304 passes through.
+    let (status, _, _) = raw_get(&gw, "/public/openapi.json", &[("If-None-Match", "\"v1\"")]);
+    assert_eq!(status, "HTTP/1.1 304 Not Modified");
+}
+
+/// The key holds the representation (gzip or identity), not the `Accept-Encoding` text:
+/// 400 spellings make one entry, and header lines are read as one list.
+#[test]
+fn cache_key_is_the_chosen_representation() {
+    let (base, seen) = docs_backend();
+    let gw = cache_tier(&base, &[]);
+    // Split over two lines, gzip in the second: a gzip body, stored for gzip clients.
+    let (status, headers, body) = raw_get(
+        &gw,
+        "/public/openapi.json",
+        &[("Accept-Encoding", "br"), ("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(headers.contains("content-encoding: gzip"));
+    assert_eq!(body, "GZIP-BODY");
+    // Clients that refuse gzip never get it from the cache.
+    for refusing in [
+        vec![],
+        vec![("Accept-Encoding", "identity")],
+        vec![("Accept-Encoding", "gzip;q=0, identity")],
+        vec![("Accept-Encoding", "br"), ("Accept-Encoding", "identity")],
+    ] {
+        let (status, headers, body) = raw_get(&gw, "/public/openapi.json", &refusing);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(
+            !headers.contains("content-encoding"),
+            "{refusing:?}: {headers}"
+        );
+        assert_eq!(body, "IDENTITY-BODY", "{refusing:?}");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2, "one miss per representation");
+    // 400 different spellings: no new entry, no new backend call.
+    for i in 0..400 {
+        let ae = format!("identity, x-{i}");
+        let reply = send(
+            "GET",
+            &gw.url("/public/openapi.json"),
+            &[("Accept-Encoding", ae.as_str())],
+        );
+        assert_eq!(reply.status, 200);
+    }
+    let (_, _, body) = raw_get(
+        &gw,
+        "/public/openapi.json",
+        &[("Accept-Encoding", "gzip, x-1")],
+    );
+    assert_eq!(body, "GZIP-BODY");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+/// cache-lookup reference: `allow-private-response-caching` defaults to false, so a
+/// request with `Authorization` is neither served from nor stored in the cache.
+#[test]
+fn authorization_requests_bypass_the_cache() {
+    let (base, seen) = docs_backend();
+    let gw = cache_tier(&base, &[]);
+    let bearer = [("Authorization", "Bearer abc")];
+    send("GET", &gw.url("/public/openapi.json"), &bearer);
+    send("GET", &gw.url("/public/openapi.json"), &bearer);
+    assert_eq!(seen.lock().unwrap().len(), 2, "not served from the cache");
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    assert_eq!(seen.lock().unwrap().len(), 3, "nothing was stored for them");
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    assert_eq!(seen.lock().unwrap().len(), 3, "a hit");
+    send("GET", &gw.url("/public/openapi.json"), &bearer);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        4,
+        "still not served from the cache"
+    );
+    assert!(gw.log_text().contains("cache=private"));
+}
+
+/// A miss removes the client's validators before forwarding, so the stored and served
+/// response is the backend's 200, never a 304 answering one client's `If-None-Match`.
+/// `downstream-caching-type="public"` and the default `must-revalidate="true"` show in
+/// `Cache-Control`.
+#[test]
+fn a_conditional_miss_stores_the_full_200() {
+    let (base, seen) = docs_backend();
+    let gw = cache_tier(&base, &[]);
+    let (status, headers, body) =
+        raw_get(&gw, "/public/openapi.json", &[("If-None-Match", "\"v1\"")]);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "IDENTITY-BODY");
+    assert!(
+        headers.contains("cache-control: public, max-age=60, must-revalidate"),
+        "{headers}"
+    );
+    assert_eq!(seen.lock().unwrap()[0].header("if-none-match"), None);
+    let (status, headers, body) = raw_get(&gw, "/public/openapi.json", &[]);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "IDENTITY-BODY");
+    assert!(
+        headers.contains("cache-control: public, max-age=60, must-revalidate"),
+        "{headers}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1, "served from the cache");
+}
+
+/// The cache has a total bound: old entries are evicted, the newest stay.
+#[test]
+fn the_cache_is_bounded_and_evicts_the_oldest() {
+    let (base, seen) = docs_backend();
+    // 64 KiB in all: about fifteen 4000-byte entries.
+    let gw = cache_tier(&base, &[("APIM_EMULATOR_CACHE_MAX_BYTES", "65536")]);
+    for i in 0..100 {
+        assert_eq!(get(&gw.url(&format!("/public/docs/a{i}"))).status, 200);
+    }
+    assert_eq!(seen.lock().unwrap().len(), 100);
+    assert_eq!(get(&gw.url("/public/docs/a99")).status, 200);
+    assert_eq!(seen.lock().unwrap().len(), 100, "the newest is a hit");
+    assert_eq!(get(&gw.url("/public/docs/a0")).status, 200);
+    assert_eq!(seen.lock().unwrap().len(), 101, "the oldest was evicted");
+}
+
+/// A client that stops reading is cut off after the write timeout; others are served.
+#[test]
+fn slow_readers_are_cut_off() {
+    use std::io::{Read, Write};
+    let (base, _seen) = docs_backend();
+    let gw = Emulator::start_with_env(
+        &base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+        &[("APIM_EMULATOR_WRITE_TIMEOUT", "1")],
+    );
+    let mut slow = std::net::TcpStream::connect(gw.base.trim_start_matches("http://")).unwrap();
+    slow.write_all(b"GET /public/docs/big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        get(&gw.url("/public/openapi.json")).status,
+        200,
+        "others are served"
+    );
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match slow.read(&mut buf) {
+            Ok(0) => break "eof",
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!("the connection stayed open: {e} after {total} bytes"),
+        }
+    };
+    assert!(
+        total < 32 << 20,
+        "{ended} after all {total} bytes: not cut off"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// The 401 challenge's realm uses `Host` only when it is a host name: quotes and
+/// parameters from a client never reach `WWW-Authenticate`.
+#[test]
+fn host_is_not_written_unescaped_into_the_challenge() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    for (host, realm) in [
+        ("evil\", error=\"x", "http://localhost/api"),
+        ("a\\b", "http://localhost/api"),
+        ("gw.example:8443", "http://gw.example:8443/api"),
+    ] {
+        let reply = common::raw(
+            &gw.base,
+            format!("GET /api/generate_name HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(reply.starts_with("HTTP/1.1 401 "), "{reply}");
+        let expected = format!("www-authenticate: AzureApiManagementKey realm=\"{realm}\",name=\"Ocp-Apim-Subscription-Key\",type=\"header\"\r\n");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains(&expected.to_ascii_lowercase()),
+            "{host}: {reply}"
+        );
+    }
+}
+
+/// Subscriptions doc, summary table: an API that requires no subscription still refuses a
+/// key that is not valid for it; the public API is in no product, so every key is.
+#[test]
+fn a_key_sent_to_the_public_api_is_a_401() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    for (headers, query) in [
+        (vec![("Ocp-Apim-Subscription-Key", PRIMARY)], ""),
+        (vec![("Ocp-Apim-Subscription-Key", "wrong")], ""),
+        (vec![], "?subscription-key=anything"),
+        (vec![], &*format!("?subscription-key={PRIMARY}")),
+    ] {
+        let reply = send(
+            "GET",
+            &gw.url(&format!("/public/openapi.json{query}")),
+            &headers,
+        );
+        assert_eq!(reply.status, 401, "{headers:?} {query}");
+        assert_eq!(reply.text(), INVALID);
+        assert!(reply
+            .header("www-authenticate")
+            .unwrap()
+            .contains("/public\""));
+    }
+    assert!(backend.requests().is_empty());
+    assert_eq!(
+        get(&gw.url("/public/openapi.json")).status,
+        200,
+        "no key: served"
+    );
+}
+
+/// forward-request reference: `timeout` is optional (default 300 s).
+#[test]
+fn forward_request_without_timeout_is_valid() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let root = broken_root(
+        "infra/apim/policies/api.xml",
+        "<forward-request timeout=\"{{backend-timeout}}\" />",
+        "<forward-request />",
+    );
+    let gw = Emulator::start_in(
+        &root,
+        &backend.base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+    )
+    .unwrap_or_else(|log| panic!("refused: {log}"));
+    let reply = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+    );
+    assert_eq!(reply.status, 200);
+}
+
+/// cors reference: `terminate-unmatched-request="true"` ends unmatched simple GET/HEAD
+/// requests with an empty 200 too (not only preflights); `allowed-methods` omitted means
+/// GET and POST.
+#[test]
+fn cors_terminates_unmatched_simple_requests_and_defaults_to_get_and_post() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let root = broken_root_with(
+        "infra/apim/policies/api.xml",
+        &[
+            ("<origin>*</origin>", "<origin>https://good.example</origin>"),
+            (
+                "<allowed-methods preflight-result-max-age=\"600\">\n        <method>GET</method>\n      </allowed-methods>",
+                "",
+            ),
+        ],
+    );
+    let gw = Emulator::start_in(
+        &root,
+        &backend.base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+    )
+    .unwrap_or_else(|log| panic!("refused: {log}"));
+    let key = ("Ocp-Apim-Subscription-Key", PRIMARY);
+    let evil = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Origin", "https://evil.example"), key],
+    );
+    assert_eq!(evil.status, 200);
+    assert!(evil.body.is_empty(), "an empty 200");
+    assert_eq!(evil.header("access-control-allow-origin"), None);
+    assert!(backend.requests().is_empty(), "terminated at the gateway");
+    let good = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Origin", "https://good.example"), key],
+    );
+    assert_eq!(good.status, 200);
+    assert_eq!(
+        good.header("access-control-allow-origin"),
+        Some("https://good.example")
+    );
+    assert_eq!(backend.requests().len(), 1);
+    let preflight = |method: &str| {
+        send(
+            "OPTIONS",
+            &gw.url("/api/generate_name"),
+            &[
+                ("Origin", "https://good.example"),
+                ("Access-Control-Request-Method", method),
+            ],
+        )
+    };
+    assert_eq!(
+        preflight("POST").header("access-control-allow-methods"),
+        Some("POST")
+    );
+    assert_eq!(
+        preflight("GET").header("access-control-allow-methods"),
+        Some("GET")
+    );
+    assert_eq!(
+        preflight("DELETE").header("access-control-allow-methods"),
+        None
+    );
+    // With the deployed policy (origin *, GET only), a HEAD with an Origin is unmatched.
+    let deployed = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    let head = send(
+        "HEAD",
+        &deployed.url("/api/generate_name"),
+        &[("Origin", "https://x.example"), key],
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("access-control-allow-origin"), None);
+    assert_eq!(backend.requests().len(), 1, "not forwarded");
 }

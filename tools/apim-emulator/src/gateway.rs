@@ -1,29 +1,30 @@
-//! The request pipeline: API and operation matching, CORS, subscription keys, the inbound
-//! policies, forwarding (streamed, with a timeout), the outbound policies.
+//! The request pipeline, top to bottom: path check, API, `cors`, operation, subscription
+//! key, the inbound policies in their order, forwarding (streamed, with the
+//! `forward-request` timeout), the outbound policies; CORS headers and the headers the
+//! policies add are applied once, to whatever response results.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::cache::{self, Representation, ResponseCache};
+use crate::cors::{self, Decision};
 use crate::declarations::{Api, Declarations};
-use crate::policy::{Cors, ExistsAction, Policy};
-use crate::responses::{self, Body};
+use crate::policy::{CacheLookup, Downstream, ExistsAction, Policy, RateLimit};
+use crate::rate_limit::{Count, SlidingWindows};
+use crate::responses::{self, messages, Body, Challenge, Refusal};
 
-/// `forward-request`'s default timeout when a policy does not set one (APIM's default).
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Responses larger than this are streamed through and not cached.
-const MAX_CACHED_BODY: usize = 8 * 1024 * 1024;
 /// Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
     "connection",
@@ -41,19 +42,65 @@ pub struct Subscription {
     pub keys: Vec<String>,
 }
 
-/// A fixed rate-limit window.
-struct Window {
-    started: Instant,
-    calls: u64,
+/// The API Management pricing tier, named as `infra/main.bicep`'s `apimSku` parameter.
+/// It matters to the emulator for one thing: "The internal (built-in) cache is
+/// automatically provisioned in all API Management service tiers (except the Consumption
+/// tier)" (Microsoft's "Caching overview"), so on Consumption `cache-lookup` and
+/// `cache-store` find and keep nothing (no external cache is configured here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Consumption,
+    Developer,
+    Basic,
+    Standard,
+    Premium,
+    BasicV2,
+    StandardV2,
 }
 
-/// A cached response.
-#[derive(Clone)]
-struct Cached {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    expires: Instant,
+impl Tier {
+    pub const ALL: [(&'static str, Tier); 7] = [
+        ("Consumption", Tier::Consumption),
+        ("Developer", Tier::Developer),
+        ("Basic", Tier::Basic),
+        ("Standard", Tier::Standard),
+        ("Premium", Tier::Premium),
+        ("BasicV2", Tier::BasicV2),
+        ("StandardV2", Tier::StandardV2),
+    ];
+
+    pub fn has_builtin_cache(self) -> bool {
+        self != Tier::Consumption
+    }
+}
+
+impl FromStr for Tier {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Tier, String> {
+        Tier::ALL
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, tier)| *tier)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Tier::ALL.iter().map(|(n, _)| *n).collect();
+                format!("unknown tier {text:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// Settings fixed for the process's life.
+pub struct Options {
+    pub tier: Tier,
+    /// The built-in cache's bound (tiers with a cache only).
+    pub cache_max_bytes: usize,
+}
+
+/// What may change while the gateway runs (SIGHUP re-reads it): the declarations with the
+/// named values substituted, and the backend URL. Swapped as a whole, so a request sees
+/// either the old or the new settings, never a mix.
+pub struct Config {
+    pub declarations: Declarations,
+    pub backend_base: Uri,
 }
 
 /// What one request did, for its log line.
@@ -66,21 +113,33 @@ struct Trace {
     backend: Option<Duration>,
 }
 
+/// A cache miss the response may fill (`cache-store`).
+struct PendingStore {
+    key: String,
+    representation: Representation,
+    downstream: Downstream,
+}
+
+/// What `cache-lookup` found.
+enum Lookup {
+    Hit(Response<Body>),
+    Miss(PendingStore),
+    /// The policy does nothing for this request (no built-in cache, not a GET, or an
+    /// `Authorization` header without `allow-private-response-caching`).
+    Bypass,
+}
+
 pub struct Gateway {
-    declarations: Declarations,
-    backend_base: Uri,
+    config: RwLock<Arc<Config>>,
     subscription: Subscription,
     client: Client<HttpConnector, Body>,
-    windows: Mutex<HashMap<(String, &'static str), Window>>,
-    cache: Mutex<HashMap<String, Cached>>,
+    windows: Mutex<SlidingWindows>,
+    /// `None` on Consumption: no built-in cache.
+    cache: Option<Mutex<ResponseCache>>,
 }
 
 impl Gateway {
-    pub fn new(
-        declarations: Declarations,
-        backend_base: Uri,
-        subscription: Subscription,
-    ) -> Gateway {
+    pub fn new(config: Config, subscription: Subscription, options: Options) -> Gateway {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
@@ -88,13 +147,32 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Gateway {
-            declarations,
-            backend_base,
+            config: RwLock::new(Arc::new(config)),
             subscription,
             client,
-            windows: Mutex::new(HashMap::new()),
-            cache: Mutex::new(HashMap::new()),
+            windows: Mutex::new(SlidingWindows::default()),
+            cache: options
+                .tier
+                .has_builtin_cache()
+                .then(|| Mutex::new(ResponseCache::new(options.cache_max_bytes))),
         }
+    }
+
+    /// Swap in new settings; requests in flight finish with the ones they started with.
+    /// Rate-limit counters and the cache are kept.
+    pub fn replace(&self, config: Config) {
+        *self.config.write().expect("config lock") = Arc::new(config);
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// Entries and bytes in the built-in cache (`None` without one).
+    pub fn cache_usage(&self) -> Option<(usize, usize)> {
+        self.cache
+            .as_ref()
+            .map(|c| c.lock().expect("cache lock").usage())
     }
 
     /// Answer one request and log it.
@@ -121,103 +199,85 @@ impl Gateway {
         response
     }
 
+    /// Route, run `cors`, process; then the CORS and policy-added headers, once.
     async fn pipeline(
         &self,
         request: Request<Incoming>,
         peer: SocketAddr,
         trace: &mut Trace,
     ) -> Response<Body> {
-        let Some((api, rest)) = self.find_api(request.uri().path()) else {
-            return responses::not_found();
+        if let Some(message) = path_refusal(request.uri().path()) {
+            return Refusal::BadPath(message).into_response();
+        }
+        let config = self.config();
+        let Some((api, rest)) = find_api(&config.declarations, request.uri().path()) else {
+            return Refusal::NotFound.into_response();
         };
         trace.api = Some(api.name.clone());
-        let cors = api.policy.inbound.iter().find_map(|p| match p {
-            Policy::Cors(cors) => Some(cors),
-            _ => None,
-        });
-        let origin = request.headers().get(header::ORIGIN).cloned();
-        if let (Some(cors), true) = (cors, is_preflight(&request)) {
-            if api.operations.iter().any(|op| op.template.matches(&rest)) {
-                return preflight(cors, request.headers());
+        let mut decorate = false;
+        if let Some(cors) = &api.cors {
+            let route_exists = api.operations.iter().any(|op| op.template.matches(&rest));
+            match cors::decide(cors, request.method(), request.headers(), route_exists) {
+                Decision::Answer(response) => return response,
+                Decision::Proceed { decorate: yes } => decorate = yes,
             }
-            return responses::not_found();
         }
-        let Some(operation) = api
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let mut added = HeaderMap::new();
+        let mut response = self
+            .process(&config, api, &rest, request, peer, &mut added, trace)
+            .await
+            .unwrap_or_else(Refusal::into_response);
+        response.headers_mut().extend(added);
+        if let (true, Some(cors), Some(origin)) = (decorate, &api.cors, &origin) {
+            cors::decorate(&mut response, cors, origin);
+        }
+        response
+    }
+
+    /// Operation, key, inbound policies, backend, outbound policies. `added`: headers the
+    /// policies put on the response, whatever it turns out to be (e.g. rate-limit's).
+    #[allow(clippy::too_many_arguments)]
+    async fn process(
+        &self,
+        config: &Config,
+        api: &Api,
+        rest: &str,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        added: &mut HeaderMap,
+        trace: &mut Trace,
+    ) -> Result<Response<Body>, Refusal> {
+        let operation = api
             .operations
             .iter()
-            .find(|op| op.method == request.method() && op.template.matches(&rest))
-        else {
-            return responses::not_found();
-        };
+            .find(|op| op.method == request.method() && op.template.matches(rest))
+            .ok_or(Refusal::NotFound)?;
         trace.operation = Some(operation.name.clone());
-
-        let subscription = if api.subscription_required {
-            match self.subscription_of(api, &request) {
-                Ok(which) => Some(which),
-                Err(refusal) => {
-                    let host = request
-                        .headers()
-                        .get(header::HOST)
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("localhost");
-                    let realm = format!("http://{host}/{}", api.path);
-                    let response = responses::challenge(refusal(), &realm, &api.key_names.header);
-                    return with_cors(response, cors, origin.as_ref());
-                }
-            }
-        } else {
-            None
-        };
+        let subscription = self.subscription_of(api, &request)?;
         trace.subscription = subscription;
 
         let (mut parts, body) = request.into_parts();
         let mut query = parts.uri.query().map(str::to_owned);
-        let mut cache_key = None;
+        let mut pending = None;
+        let mut looked_up = None;
         for policy in &api.policy.inbound {
             match policy {
-                Policy::Base | Policy::Cors(_) | Policy::SetBackendService => {}
-                Policy::RateLimit {
-                    calls,
-                    renewal_period,
-                } => {
-                    // Both keys belong to the one local subscription: one counter.
-                    let counter = if subscription.is_some() {
-                        "local"
-                    } else {
-                        "anonymous"
-                    };
-                    if let Err(retry_after) =
-                        self.count_call(&api.name, counter, *calls, *renewal_period)
-                    {
-                        return with_cors(
-                            responses::rate_limited(retry_after),
-                            cors,
-                            origin.as_ref(),
-                        );
+                Policy::Base | Policy::Cors(_) | Policy::SetBackendService { .. } => {}
+                Policy::RateLimit(limit) => self.rate_limit(api, limit, subscription, added)?,
+                Policy::CacheLookup(lookup) => match self.cache_lookup(lookup, &parts, trace) {
+                    Lookup::Hit(response) => return Ok(response),
+                    Lookup::Miss(store) => {
+                        // The response will be stored for every client: ask for the full
+                        // 200, never a 304 answering this client's own validators.
+                        for name in &cache::CONDITIONAL {
+                            parts.headers.remove(name);
+                        }
+                        looked_up = Some(store.downstream);
+                        pending = Some(store);
                     }
-                }
-                Policy::CacheLookup {
-                    vary_by_headers,
-                    vary_by_query,
-                    ..
-                } => {
-                    let key = cache_key_of(
-                        &parts.method,
-                        &parts.uri,
-                        &parts.headers,
-                        vary_by_headers,
-                        vary_by_query,
-                    );
-                    if let Some(hit) = self.cache_get(&key) {
-                        trace.cache = Some("hit");
-                        let mut response = Response::new(responses::full(hit.body));
-                        *response.status_mut() = hit.status;
-                        *response.headers_mut() = hit.headers;
-                        return with_cors(response, cors, origin.as_ref());
-                    }
-                    trace.cache = Some("miss");
-                    cache_key = Some(key);
-                }
+                    Lookup::Bypass => {}
+                },
                 Policy::SetHeader {
                     name,
                     action,
@@ -227,44 +287,20 @@ impl Gateway {
                     name,
                     action,
                     values,
-                } => {
-                    query = apply_query(query.as_deref(), name, *action, values);
-                }
+                } => query = apply_query(query.as_deref(), name, *action, values),
                 Policy::CacheStore { .. } | Policy::ForwardRequest { .. } => {
                     unreachable!("checked at load")
                 }
             }
         }
 
-        let timeout = api
-            .policy
-            .backend
-            .iter()
-            .find_map(|p| match p {
-                Policy::ForwardRequest { timeout } => Some(*timeout),
-                _ => None,
-            })
-            .unwrap_or(DEFAULT_TIMEOUT);
-        let forwarded = match self.forward_request(parts, body, &rest, query.as_deref(), peer) {
-            Ok(forwarded) => forwarded,
-            Err(_) => return with_cors(responses::backend_error(), cors, origin.as_ref()),
-        };
-        let backend_started = Instant::now();
-        let result = tokio::time::timeout(timeout, self.client.request(forwarded)).await;
-        trace.backend = Some(backend_started.elapsed());
-        let response = match result {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                eprintln!("apim-emulator: backend error: {error}");
-                return with_cors(responses::backend_error(), cors, origin.as_ref());
-            }
-            Err(_) => {
-                eprintln!("apim-emulator: backend did not answer within {timeout:?}");
-                return with_cors(responses::backend_error(), cors, origin.as_ref());
-            }
-        };
+        let forwarded = forward_request(config, api, parts, body, rest, query.as_deref(), peer)
+            .map_err(|_| Refusal::BackendError)?;
+        let response = self.send(forwarded, api.forward_timeout, trace).await?;
+
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
+        let mut body: Body = body.map_err(Into::into).boxed();
         for policy in &api.policy.outbound {
             match policy {
                 Policy::SetHeader {
@@ -273,55 +309,47 @@ impl Gateway {
                     values,
                 } => apply_header(&mut parts.headers, name, *action, values),
                 Policy::CacheStore { duration } => {
-                    if let Some(key) = cache_key.take() {
-                        let small = parts
-                            .headers
-                            .get(header::CONTENT_LENGTH)
-                            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                            .is_some_and(|len| len <= MAX_CACHED_BODY);
-                        if parts.status == StatusCode::OK && small {
-                            let Ok(collected) = Limited::new(body, MAX_CACHED_BODY).collect().await
-                            else {
-                                return with_cors(
-                                    responses::backend_error(),
-                                    cors,
-                                    origin.as_ref(),
-                                );
-                            };
-                            let bytes = collected.to_bytes();
-                            self.cache_put(key, &parts, bytes.clone(), *duration);
-                            let response = Response::from_parts(parts, responses::full(bytes));
-                            return with_cors(response, cors, origin.as_ref());
+                    if let Some(PendingStore {
+                        key,
+                        representation,
+                        ..
+                    }) = pending.take()
+                    {
+                        if let Some(limit) = self.storable(representation, &parts) {
+                            let bytes = collect_at_most(body, limit)
+                                .await
+                                .ok_or(Refusal::BackendError)?;
+                            self.store(key, &parts, bytes.clone(), *duration);
+                            body = responses::full(bytes);
                         }
                     }
                 }
                 _ => {}
             }
         }
-        let response = Response::from_parts(parts, body.map_err(Into::into).boxed());
-        with_cors(response, cors, origin.as_ref())
+        if let (Some(downstream), StatusCode::OK) = (looked_up, parts.status) {
+            downstream_caching(&mut parts.headers, downstream);
+        }
+        Ok(Response::from_parts(parts, body))
     }
 
-    /// The API whose path is the first segment, and the rest of the path (`/...`).
-    fn find_api(&self, path: &str) -> Option<(&Api, String)> {
-        let trimmed = path.strip_prefix('/')?;
-        let (first, rest) = trimmed
-            .split_once('/')
-            .map_or((trimmed, ""), |(f, r)| (f, r));
-        let api = self
-            .declarations
-            .apis
-            .iter()
-            .find(|api| api.path == first)?;
-        Some((api, format!("/{rest}")))
-    }
-
-    /// Which of the subscription's keys the request carries, or the APIM 401.
+    /// Which of the subscription's keys the request carries, or APIM's 401.
+    ///
+    /// Microsoft's "Subscriptions in Azure API Management", summary table: an API that
+    /// requires a subscription refuses a call without a key; any API, whether it requires
+    /// a subscription or not, refuses a key that is not valid for it ("Access denied: other
+    /// key not scoped to applicable product or API"). The local subscription belongs to the
+    /// `api` API's product; the public API is in no product, so no key is valid for it and
+    /// a key sent there is a 401 (the invalid-key body; the table gives no text).
     fn subscription_of(
         &self,
         api: &Api,
         request: &Request<Incoming>,
-    ) -> Result<&'static str, fn() -> Response<Body>> {
+    ) -> Result<Option<&'static str>, Refusal> {
+        let challenge = || Challenge {
+            realm: realm(request.headers(), api),
+            header_name: api.key_names.header.clone(),
+        };
         let mut header_values = request
             .headers()
             .get_all(api.key_names.header.as_str())
@@ -329,242 +357,339 @@ impl Gateway {
         let from_header = header_values.next().map(|v| v.as_bytes().to_vec());
         if header_values.next().is_some() {
             // Two key headers: refuse rather than guess which one counts.
-            return Err(responses::invalid_key);
+            return Err(Refusal::InvalidKey(challenge()));
         }
-        let from_query = request.uri().query().and_then(|q| {
-            q.split('&')
-                .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-                .find(|(name, _)| decode(name) == api.key_names.query)
-                .map(|(_, value)| decode(value).into_bytes())
-        });
-        let Some(given) = from_header.or(from_query) else {
-            return Err(responses::missing_key);
+        // "The query parameter is checked only if the header isn't present."
+        let from_query = || {
+            request.uri().query().and_then(|q| {
+                q.split('&')
+                    .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+                    .find(|(name, _)| decode(name) == api.key_names.query)
+                    .map(|(_, value)| decode(value).into_bytes())
+            })
         };
+        let Some(given) = from_header.or_else(from_query) else {
+            return match api.subscription_required {
+                true => Err(Refusal::MissingKey(challenge())),
+                false => Ok(None),
+            };
+        };
+        if !api.subscription_required {
+            return Err(Refusal::InvalidKey(challenge()));
+        }
+        let mut matched = None;
         for (index, key) in self.subscription.keys.iter().enumerate() {
             if constant_time_eq(&given, key.as_bytes()) {
-                return Ok(if index == 0 {
+                matched = Some(if index == 0 {
                     "local(primary)"
                 } else {
                     "local(secondary)"
                 });
             }
         }
-        Err(responses::invalid_key)
+        matched
+            .map(Some)
+            .ok_or_else(|| Refusal::InvalidKey(challenge()))
     }
 
-    /// Count a call in the fixed window; `Err(seconds until renewal)` when over the limit.
-    fn count_call(
+    /// `rate-limit`: count the call in the subscription's sliding window; the documented
+    /// response headers go on the response either way.
+    fn rate_limit(
         &self,
-        api: &str,
-        counter: &'static str,
-        calls: u64,
-        period: Duration,
-    ) -> Result<(), u64> {
-        let mut windows = self.windows.lock().expect("rate-limit lock");
-        let now = Instant::now();
-        let window = windows.entry((api.to_owned(), counter)).or_insert(Window {
-            started: now,
-            calls: 0,
-        });
-        if now.duration_since(window.started) >= period {
-            *window = Window {
-                started: now,
-                calls: 0,
-            };
+        api: &Api,
+        limit: &RateLimit,
+        subscription: Option<&str>,
+        added: &mut HeaderMap,
+    ) -> Result<(), Refusal> {
+        // "This policy is only applied when an API is accessed using a subscription key."
+        if subscription.is_none() {
+            return Ok(());
         }
-        if window.calls >= calls {
-            let left = period.saturating_sub(now.duration_since(window.started));
-            return Err(left.as_secs() + u64::from(left.subsec_nanos() > 0));
-        }
-        window.calls += 1;
-        Ok(())
-    }
-
-    fn cache_get(&self, key: &str) -> Option<Cached> {
-        let mut cache = self.cache.lock().expect("cache lock");
-        match cache.get(key) {
-            Some(entry) if entry.expires > Instant::now() => Some(entry.clone()),
-            Some(_) => {
-                cache.remove(key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn cache_put(
-        &self,
-        key: String,
-        parts: &http::response::Parts,
-        body: Bytes,
-        duration: Duration,
-    ) {
-        let mut cache = self.cache.lock().expect("cache lock");
-        let now = Instant::now();
-        cache.retain(|_, entry| entry.expires > now);
-        cache.insert(
-            key,
-            Cached {
-                status: parts.status,
-                headers: parts.headers.clone(),
-                body,
-                expires: now + duration,
-            },
+        // Both keys belong to the one local subscription: one counter.
+        let count = self.windows.lock().expect("rate-limit lock").count(
+            (&api.name, "local"),
+            limit.calls,
+            limit.renewal_period,
         );
-    }
-
-    /// The request to the backend: base URL + the path after the API prefix + query,
-    /// headers minus hop-by-hop, the backend's credentials headers, `X-Forwarded-For`.
-    fn forward_request(
-        &self,
-        mut parts: http::request::Parts,
-        body: Incoming,
-        rest: &str,
-        query: Option<&str>,
-        peer: SocketAddr,
-    ) -> anyhow::Result<Request<Body>> {
-        let base = self.backend_base.to_string();
-        let mut uri = format!("{}{}", base.trim_end_matches('/'), rest);
-        if let Some(query) = query.filter(|q| !q.is_empty()) {
-            uri.push('?');
-            uri.push_str(query);
+        if let Some(name) = &limit.total_calls_header {
+            added.insert(name.clone(), HeaderValue::from(limit.calls));
         }
-        strip_hop_by_hop(&mut parts.headers);
-        parts.headers.remove(header::HOST);
-        let forwarded_for = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(previous) => format!("{previous}, {}", peer.ip()),
-            None => peer.ip().to_string(),
+        let (remaining, result) = match count {
+            Count::Allowed { remaining } => (remaining, Ok(())),
+            Count::Limited { retry_after_secs } => (
+                0,
+                Err(Refusal::RateLimited {
+                    retry_after_secs,
+                    header: limit.retry_after_header.clone(),
+                }),
+            ),
         };
-        parts.headers.insert(
-            HeaderName::from_static("x-forwarded-for"),
-            forwarded_for.parse()?,
-        );
-        for (name, value) in &self.declarations.backend.credential_headers {
-            parts.headers.insert(name.clone(), value.clone());
+        if let Some(name) = &limit.remaining_calls_header {
+            added.insert(name.clone(), HeaderValue::from(remaining));
         }
-        parts.uri = uri.parse()?;
-        parts.version = http::Version::HTTP_11;
-        Ok(Request::from_parts(parts, body.map_err(Into::into).boxed()))
+        result
     }
-}
 
-fn is_preflight<B>(request: &Request<B>) -> bool {
-    request.method() == Method::OPTIONS
-        && request.headers().contains_key(header::ORIGIN)
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-}
-
-fn origin_allowed(cors: &Cors, origin: &HeaderValue) -> bool {
-    cors.origins
-        .iter()
-        .any(|allowed| allowed == "*" || allowed.as_bytes() == origin.as_bytes())
-}
-
-/// Answer a CORS preflight from the `<cors>` policy.
-fn preflight(cors: &Cors, headers: &HeaderMap) -> Response<Body> {
-    let mut response = Response::new(responses::empty());
-    let origin = headers
-        .get(header::ORIGIN)
-        .expect("checked by is_preflight");
-    let method = headers
-        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-        .and_then(|m| m.to_str().ok())
-        .unwrap_or("");
-    let method_ok = cors.methods.is_empty() && method == "GET"
-        || cors
-            .methods
-            .iter()
-            .any(|m| m == "*" || m.eq_ignore_ascii_case(method));
-    let requested: Vec<String> = headers
-        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| {
-            h.split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect()
+    /// `cache-lookup` (cache-lookup policy reference): GET requests only; requests with
+    /// `Authorization` only with `allow-private-response-caching="true"`.
+    fn cache_lookup(
+        &self,
+        lookup: &CacheLookup,
+        parts: &http::request::Parts,
+        trace: &mut Trace,
+    ) -> Lookup {
+        let Some(cache) = &self.cache else {
+            return Lookup::Bypass;
+        };
+        if parts.method != Method::GET {
+            return Lookup::Bypass;
+        }
+        if parts.headers.contains_key(header::AUTHORIZATION)
+            && !lookup.allow_private_response_caching
+        {
+            trace.cache = Some("private");
+            return Lookup::Bypass;
+        }
+        let key = cache::key(&parts.method, &parts.uri, &parts.headers, lookup);
+        let representation = Representation::of(&parts.headers);
+        let hit = cache.lock().expect("cache lock").get(&key);
+        if let Some(hit) = hit {
+            trace.cache = Some("hit");
+            let mut response = Response::new(responses::full(hit.body));
+            *response.status_mut() = hit.status;
+            *response.headers_mut() = hit.headers;
+            downstream_caching(response.headers_mut(), lookup.downstream);
+            return Lookup::Hit(response);
+        }
+        trace.cache = Some("miss");
+        Lookup::Miss(PendingStore {
+            key,
+            representation,
+            downstream: lookup.downstream,
         })
-        .unwrap_or_default();
-    let headers_ok = requested.iter().all(|name| {
-        cors.allowed_headers
-            .iter()
-            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(name))
-    });
-    if !(origin_allowed(cors, origin) && method_ok && headers_ok) {
-        // terminate-unmatched-request="true": an empty 200 without CORS headers, so the
-        // browser refuses the cross-origin call.
-        return response;
     }
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        allow_origin_value(cors, origin),
-    );
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+
+    /// `cache-store` (cache-store policy reference): only `200 OK` responses, of a size
+    /// the cache can hold, in a representation the key's clients accept, and not marked
+    /// `no-store`/`private` by the backend. `Some(limit)`: collect up to `limit` bytes and
+    /// store them.
+    fn storable(
+        &self,
+        representation: Representation,
+        parts: &http::response::Parts,
+    ) -> Option<usize> {
+        let limit = self
+            .cache
+            .as_ref()?
+            .lock()
+            .expect("cache lock")
+            .max_entry_bytes();
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())?;
+        let ok = parts.status == StatusCode::OK
+            && length <= limit
+            && representation.admits(&parts.headers)
+            && !forbids_storing(&parts.headers);
+        ok.then_some(limit)
     }
-    if let Ok(value) = HeaderValue::from_str(method) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, value);
-    }
-    if !requested.is_empty() {
-        if let Ok(value) = HeaderValue::from_str(&requested.join(",")) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
+
+    fn store(&self, key: String, parts: &http::response::Parts, body: Bytes, ttl: Duration) {
+        if let Some(cache) = &self.cache {
+            cache.lock().expect("cache lock").put(
+                key,
+                parts.status,
+                parts.headers.clone(),
+                body,
+                ttl,
+            );
         }
     }
-    if let Some(age) = cors.preflight_max_age {
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
+
+    /// Send to the backend; no response head within `timeout` is APIM's 500.
+    async fn send(
+        &self,
+        forwarded: Request<Body>,
+        timeout: Duration,
+        trace: &mut Trace,
+    ) -> Result<Response<Incoming>, Refusal> {
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, self.client.request(forwarded)).await;
+        trace.backend = Some(started.elapsed());
+        match result {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                eprintln!("apim-emulator: backend error: {error}");
+                Err(Refusal::BackendError)
+            }
+            Err(_) => {
+                eprintln!("apim-emulator: backend did not answer within {timeout:?}");
+                Err(Refusal::BackendError)
+            }
+        }
     }
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    response
 }
 
-fn allow_origin_value(cors: &Cors, origin: &HeaderValue) -> HeaderValue {
-    if cors.origins.iter().any(|o| o == "*") && !cors.allow_credentials {
-        HeaderValue::from_static("*")
-    } else {
-        origin.clone()
+/// The whole body, or `None` if it fails or exceeds `limit` bytes. (Written out rather
+/// than with `http_body_util::Limited`, whose boxed error type rustc cannot prove `Send`
+/// for every lifetime inside the connection's future.)
+async fn collect_at_most(mut body: Body, limit: usize) -> Option<Bytes> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return None };
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return None;
+            }
+            out.extend_from_slice(&data);
+        }
     }
+    Some(Bytes::from(out))
 }
 
-/// Add the CORS headers of an actual (non-preflight) cross-origin response.
-fn with_cors(
-    mut response: Response<Body>,
-    cors: Option<&Cors>,
-    origin: Option<&HeaderValue>,
-) -> Response<Body> {
-    let (Some(cors), Some(origin)) = (cors, origin) else {
-        return response;
+/// The request to the backend: base URL + the path after the API prefix + query,
+/// headers minus hop-by-hop, the API's backend entity's credentials headers,
+/// `X-Forwarded-For`.
+fn forward_request(
+    config: &Config,
+    api: &Api,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    rest: &str,
+    query: Option<&str>,
+    peer: SocketAddr,
+) -> anyhow::Result<Request<Body>> {
+    let base = config.backend_base.to_string();
+    let mut uri = format!("{}{}", base.trim_end_matches('/'), rest);
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {}", peer.ip()),
+        None => peer.ip().to_string(),
     };
-    if !origin_allowed(cors, origin) {
-        return response;
-    }
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        allow_origin_value(cors, origin),
+    parts.headers.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        forwarded_for.parse()?,
     );
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+    // The credentials of the backend entity the API's `set-backend-service` names.
+    let backend = api
+        .backend_id
+        .as_deref()
+        .and_then(|id| config.declarations.backend(id));
+    for (name, value) in backend.iter().flat_map(|b| &b.credential_headers) {
+        parts.headers.insert(name.clone(), value.clone());
     }
-    if !cors.expose_headers.is_empty() {
-        if let Ok(value) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
-            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
-        }
+    parts.uri = uri.parse()?;
+    parts.version = http::Version::HTTP_11;
+    Ok(Request::from_parts(parts, body.map_err(Into::into).boxed()))
+}
+
+/// The API whose path is the first segment, and the rest of the path (`/...`).
+fn find_api<'d>(declarations: &'d Declarations, path: &str) -> Option<(&'d Api, String)> {
+    let trimmed = path.strip_prefix('/')?;
+    let (first, rest) = trimmed
+        .split_once('/')
+        .map_or((trimmed, ""), |(f, r)| (f, r));
+    let api = declarations.apis.iter().find(|api| api.path == first)?;
+    Some((api, format!("/{rest}")))
+}
+
+/// Why a request path is refused before any routing, if it is: a `.` or `..` segment, or
+/// an encoded dot, slash or backslash (`%2e`, `%2f`, `%5c`, any case), or a backslash.
+/// A backend or a proxy in front of it (Traefik decodes `%2e` and removes dot segments
+/// before routing) could resolve such a path to a route the API does not declare, and
+/// the API's credential would go with it. The ingress refuses the same paths (SPEC
+/// section 5). APIM's own handling is not documented; `cargo xtask verify` records it.
+fn path_refusal(path: &str) -> Option<&'static str> {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Some(messages::DOT_SEGMENTS);
     }
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
-    response
+    let lower = path.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) || path.contains('\\') {
+        return Some(messages::ENCODED_SEPARATORS);
+    }
+    None
+}
+
+/// The realm of APIM's 401 challenge: the API's URL on the host the client called. The
+/// `Host` value is used only when it is made of host-name characters (letters, digits,
+/// `-`, `.`, `:`, `[`, `]`), so a client cannot write quotes or parameters into the header.
+fn realm(headers: &HeaderMap, api: &Api) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}/{}", api.path)
+}
+
+/// `downstream-caching-type="public"` (cache-lookup policy reference: "private and shared
+/// downstream caching is allowed") with `must-revalidate` (default true: "turns on or off
+/// the must-revalidate cache control directive in gateway responses"). The backend's other
+/// directives (e.g. `max-age`) are kept. The exact header APIM writes is not documented;
+/// `cargo xtask verify` records it.
+fn downstream_caching(headers: &mut HeaderMap, downstream: Downstream) {
+    if !downstream.public || forbids_storing(headers) {
+        return;
+    }
+    let mut directives: Vec<String> = vec!["public".into()];
+    directives.extend(cache_control(headers).into_iter().filter(|d| {
+        let name = d
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        name != "public" && name != "must-revalidate"
+    }));
+    if downstream.must_revalidate {
+        directives.push("must-revalidate".into());
+    }
+    if let Ok(value) = HeaderValue::from_str(&directives.join(", ")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+}
+
+fn cache_control(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// The backend said the response is not for shared caches.
+fn forbids_storing(headers: &HeaderMap) -> bool {
+    cache_control(headers).iter().any(|d| {
+        let name = d
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        name == "no-store" || name == "private"
+    })
 }
 
 fn apply_header(
@@ -624,7 +749,7 @@ fn apply_query(
 
 /// Lenient `application/x-www-form-urlencoded` decoding: `+` is a space, invalid escapes
 /// stay as text, invalid UTF-8 becomes U+FFFD (the gateway only compares names with it).
-fn decode(raw: &str) -> String {
+pub(crate) fn decode(raw: &str) -> String {
     percent_decode_str(&raw.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
@@ -654,43 +779,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn cache_key_of(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    vary_headers: &[HeaderName],
-    vary_query: &[String],
-) -> String {
-    let mut key = format!("{method} {}", uri.path());
-    if let Some(query) = uri.query() {
-        let mut pairs: Vec<&str> = query
-            .split('&')
-            .filter(|pair| {
-                let name = decode(pair.split_once('=').map_or(pair, |(n, _)| n));
-                vary_query.contains(&name)
-            })
-            .collect();
-        pairs.sort_unstable();
-        key.push('?');
-        key.push_str(&pairs.join("&"));
-    }
-    for name in vary_headers {
-        key.push('\n');
-        key.push_str(name.as_str());
-        key.push(':');
-        for value in headers.get_all(name) {
-            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        }
-    }
-    key
-}
-
-/// Compare secrets without an early exit on the first differing byte.
+/// Compare secrets in constant time (`subtle`, as the component does).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! apim-emulator as a library: the binary (`main.rs`) is the command line around it, and the
 //! fuzz targets reach the policy loader through it.
 
+pub mod cache;
+pub mod cors;
 pub mod declarations;
 pub mod gateway;
+pub mod io;
 pub mod policy;
+pub mod rate_limit;
 pub mod responses;
+pub mod settings;
 pub mod template;

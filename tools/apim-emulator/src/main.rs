@@ -4,13 +4,19 @@
 //!
 //! ```text
 //! apim-emulator --listen 127.0.0.1:8080 --backend http://127.0.0.1:3000 \
-//!   --subscription-key KEY [--subscription-key KEY2] --named-value backend-key=SECRET [...]
+//!   --subscription-key KEY [--subscription-key KEY2] \
+//!   --named-value backend-key=SECRET --named-value docs-backend-key=SECRET2 [...]
+//! apim-emulator --subscription-key KEY --settings-file settings.json
 //! ```
 //!
 //! Every flag can come from the environment instead: `APIM_EMULATOR_LISTEN`,
 //! `APIM_EMULATOR_BACKEND`, `APIM_EMULATOR_SUBSCRIPTION_KEYS` (comma-separated),
-//! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`.
-//! Prefer the environment for secrets: command lines are visible to other local users.
+//! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`,
+//! `APIM_EMULATOR_SETTINGS_FILE`. Prefer the environment or the settings file for
+//! secrets: command lines are visible to other local users.
+//!
+//! The settings file (see `settings`) overrides `--backend` and `--named-value` and is
+//! re-read on SIGHUP; a file that does not load is logged and the running settings kept.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -28,7 +34,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use apim_emulator::declarations;
-use apim_emulator::gateway::{Gateway, Subscription};
+use apim_emulator::gateway::{Config, Gateway, Options, Subscription, Tier};
+use apim_emulator::io::WriteTimeout;
+use apim_emulator::settings::Source;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,9 +48,10 @@ struct Cli {
     /// Address to listen on (loopback recommended).
     #[arg(long, env = "APIM_EMULATOR_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Base URL of the backend (the component), e.g. http://127.0.0.1:3000.
+    /// Base URL of the backend (the component), e.g. http://127.0.0.1:3000 (required
+    /// unless the settings file gives it).
     #[arg(long, env = "APIM_EMULATOR_BACKEND")]
-    backend: http::Uri,
+    backend: Option<String>,
     /// A key of the local subscription (give one or two: primary, secondary).
     #[arg(
         long = "subscription-key",
@@ -58,12 +67,29 @@ struct Cli {
         value_delimiter = ','
     )]
     named_values: Vec<String>,
+    /// JSON settings `{"backend": URL, "namedValues": {NAME: VALUE}}` overriding
+    /// --backend and --named-value; re-read on SIGHUP.
+    #[arg(long, env = "APIM_EMULATOR_SETTINGS_FILE")]
+    settings_file: Option<PathBuf>,
     /// Repository root holding infra/apim/ and static-docs/ (default: this checkout).
     #[arg(long, env = "APIM_EMULATOR_ROOT")]
     root: Option<PathBuf>,
-    /// Seconds a client has to send its request head (slow-client guard).
+    /// Seconds a client has to send its request head, and to start the next one on a
+    /// kept-alive connection (slow-client and idle guard).
     #[arg(long, env = "APIM_EMULATOR_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
+    /// Seconds a write to a client may make no progress before the connection is cut
+    /// (slow-reader guard).
+    #[arg(long, env = "APIM_EMULATOR_WRITE_TIMEOUT", default_value_t = 30)]
+    write_timeout: u64,
+    /// APIM pricing tier, as infra/main.bicep's apimSku: Consumption (no built-in cache:
+    /// cache-lookup/cache-store do nothing), Developer, Basic, Standard, Premium, BasicV2,
+    /// StandardV2.
+    #[arg(long, env = "APIM_EMULATOR_TIER", default_value = "Consumption")]
+    tier: Tier,
+    /// Bound of the built-in cache, in bytes (least recently used entries are evicted).
+    #[arg(long, env = "APIM_EMULATOR_CACHE_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    cache_max_bytes: usize,
     /// Runtime threads: 1 runs everything on one thread (lowest latency; plenty for local
     /// load), more uses a multi-threaded runtime.
     #[arg(long, env = "APIM_EMULATOR_THREADS", default_value_t = 1)]
@@ -75,7 +101,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = build(&cli).and_then(|gateway| {
+    let result = build(&cli).and_then(|(gateway, source)| {
         if cli.check {
             println!("apim-emulator: declarations and policies are valid");
             return Ok(());
@@ -93,7 +119,9 @@ fn main() -> ExitCode {
         runtime.block_on(serve(
             cli.listen,
             Arc::new(gateway),
+            source,
             Duration::from_secs(cli.header_read_timeout),
+            Duration::from_secs(cli.write_timeout),
         ))
     });
     match result {
@@ -106,7 +134,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(cli: &Cli) -> Result<Gateway> {
+fn build(cli: &Cli) -> Result<(Gateway, Source)> {
     if cli.subscription_keys.len() > 2 {
         bail!("a subscription has two keys at most");
     }
@@ -117,28 +145,53 @@ fn build(cli: &Cli) -> Result<Gateway> {
     {
         bail!("subscription keys must be non-empty and have no surrounding spaces");
     }
-    let scheme_ok = cli.backend.scheme_str() == Some("http");
-    if !scheme_ok || cli.backend.authority().is_none() {
-        bail!("--backend must be an http:// URL with a host and port");
-    }
-    let mut given = BTreeMap::new();
+    let mut named_values = BTreeMap::new();
     for pair in cli.named_values.iter().filter(|p| !p.trim().is_empty()) {
         let (name, value) = pair
             .split_once('=')
             .context("--named-value must be NAME=VALUE")?;
-        given.insert(name.trim().to_owned(), value.to_owned());
+        named_values.insert(name.trim().to_owned(), value.to_owned());
     }
-    let root = cli.root.clone().unwrap_or_else(declarations::default_root);
-    let named = declarations::named_values(&root, &given)?;
-    let declarations = declarations::load(&root, &named)?;
-    for api in &declarations.apis {
+    let source = Source {
+        root: cli.root.clone().unwrap_or_else(declarations::default_root),
+        backend: cli.backend.clone(),
+        named_values,
+        settings_file: cli.settings_file.clone(),
+    };
+    let config = source.load()?;
+    describe(&config);
+    println!(
+        "apim-emulator: tier {:?}: {}",
+        cli.tier,
+        if cli.tier.has_builtin_cache() {
+            format!("built-in cache of {} bytes", cli.cache_max_bytes)
+        } else {
+            "no built-in cache (cache-lookup and cache-store do nothing)".into()
+        }
+    );
+    let gateway = Gateway::new(
+        config,
+        Subscription {
+            keys: cli.subscription_keys.clone(),
+        },
+        Options {
+            tier: cli.tier,
+            cache_max_bytes: cli.cache_max_bytes,
+        },
+    );
+    Ok((gateway, source))
+}
+
+/// One line per API: what is served, and how.
+fn describe(config: &Config) {
+    for api in &config.declarations.apis {
         let operations: Vec<String> = api
             .operations
             .iter()
             .map(|op| format!("{} {}", op.method, op.template.as_str()))
             .collect();
         println!(
-            "apim-emulator: API {} ({}) at /{}, subscription {}, policy {}: {}",
+            "apim-emulator: API {} ({}) at /{}, subscription {}, policy {}, backend {}: {}",
             api.name,
             api.display_name,
             api.path,
@@ -148,22 +201,33 @@ fn build(cli: &Cli) -> Result<Gateway> {
                 "not required"
             },
             api.policy.file.display(),
+            api.backend_id.as_deref().unwrap_or("-"),
             operations.join(", ")
         );
     }
-    Ok(Gateway::new(
-        declarations,
-        cli.backend.clone(),
-        Subscription {
-            keys: cli.subscription_keys.clone(),
-        },
-    ))
+    println!("apim-emulator: backend URL {}", config.backend_base);
+}
+
+/// Re-read the settings (SIGHUP): swap them in, or keep the running ones and say why.
+fn reload(gateway: &Gateway, source: &Source) {
+    match source.load() {
+        Ok(config) => {
+            println!("apim-emulator: settings reloaded");
+            describe(&config);
+            gateway.replace(config);
+        }
+        Err(error) => {
+            eprintln!("apim-emulator: settings not reloaded, the running ones are kept: {error:#}")
+        }
+    }
 }
 
 async fn serve(
     listen: SocketAddr,
     gateway: Arc<Gateway>,
+    source: Source,
     header_read_timeout: Duration,
+    write_timeout: Duration,
 ) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await
@@ -171,8 +235,13 @@ async fn serve(
     println!("apim-emulator: listening on http://{listen}");
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);
+    let mut hangup = Hangup::new()?;
     loop {
         let (stream, peer) = tokio::select! {
+            _ = hangup.recv() => {
+                reload(&gateway, &source);
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -198,12 +267,38 @@ async fn serve(
                 // Slow clients: the request head must arrive within this time.
                 .header_read_timeout(header_read_timeout)
                 .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(
+                    WriteTimeout::new(TokioIo::new(stream), write_timeout),
+                    service,
+                );
             if let Err(error) = connection.await {
                 if !error.is_incomplete_message() {
                     eprintln!("apim-emulator: connection from {peer}: {error}");
                 }
             }
         });
+    }
+}
+
+/// SIGHUP (Unix); elsewhere never fires.
+struct Hangup {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Hangup {
+    fn new() -> Result<Hangup> {
+        Ok(Hangup {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("listening for SIGHUP")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
     }
 }

@@ -44,17 +44,59 @@ pub enum ExistsAction {
     Delete,
 }
 
-/// `<cors>`.
+/// `<cors>` ([cors policy](https://learn.microsoft.com/azure/api-management/cors-policy)).
 #[derive(Debug, Clone)]
 pub struct Cors {
     pub allow_credentials: bool,
+    /// `terminate-unmatched-request`: an unmatched preflight, or an unmatched simple
+    /// cross-origin GET/HEAD, gets an empty `200 OK` (`true`) or proceeds without CORS
+    /// headers (`false`).
+    pub terminate_unmatched: bool,
     /// `*` or exact origins.
     pub origins: Vec<String>,
+    /// `<allowed-methods>`; omitted means GET and POST, as the reference says.
     pub methods: Vec<String>,
     pub preflight_max_age: Option<u64>,
     /// `*` or header names (compared case-insensitively).
     pub allowed_headers: Vec<String>,
     pub expose_headers: Vec<String>,
+}
+
+/// `<rate-limit>` ([rate-limit policy](https://learn.microsoft.com/azure/api-management/rate-limit-policy)).
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    /// Calls allowed in any sliding window of `renewal_period`.
+    pub calls: u64,
+    /// The sliding window's length, at most 300 s.
+    pub renewal_period: Duration,
+    /// `retry-after-header-name` (default `Retry-After`).
+    pub retry_after_header: http::HeaderName,
+    /// `remaining-calls-header-name`: calls left in the window after this one.
+    pub remaining_calls_header: Option<http::HeaderName>,
+    /// `total-calls-header-name`: the value of `calls`.
+    pub total_calls_header: Option<http::HeaderName>,
+}
+
+/// `<cache-lookup>` ([cache-lookup policy](https://learn.microsoft.com/azure/api-management/cache-lookup-policy)).
+#[derive(Debug, Clone)]
+pub struct CacheLookup {
+    pub vary_by_headers: Vec<http::HeaderName>,
+    pub vary_by_query: Vec<String>,
+    /// `allow-private-response-caching` (default `false`): whether requests with an
+    /// `Authorization` header may be served from and stored in the cache.
+    pub allow_private_response_caching: bool,
+    pub downstream: Downstream,
+}
+
+/// What `cache-lookup` lets caches after the gateway do.
+#[derive(Debug, Clone, Copy)]
+pub struct Downstream {
+    /// `downstream-caching-type="public"`: private and shared downstream caches may keep
+    /// the response (the only value implemented).
+    pub public: bool,
+    /// `must-revalidate` (default `true`): the `must-revalidate` directive on responses
+    /// when downstream caching is enabled.
+    pub must_revalidate: bool,
 }
 
 /// One implemented policy.
@@ -63,11 +105,7 @@ pub enum Policy {
     /// `<base />`: the enclosing scope's policies (the emulator has no global scope: none).
     Base,
     Cors(Cors),
-    /// `<rate-limit calls renewal-period>`: per subscription, fixed window.
-    RateLimit {
-        calls: u64,
-        renewal_period: Duration,
-    },
+    RateLimit(RateLimit),
     SetHeader {
         name: http::HeaderName,
         action: ExistsAction,
@@ -78,14 +116,11 @@ pub enum Policy {
         action: ExistsAction,
         values: Vec<String>,
     },
-    /// `<set-backend-service backend-id>`: the declared backend entity.
-    SetBackendService,
-    /// `<cache-lookup>`.
-    /// Downstream caching is `public`: the backend's `Cache-Control` is passed on.
-    CacheLookup {
-        vary_by_headers: Vec<http::HeaderName>,
-        vary_by_query: Vec<String>,
+    /// `<set-backend-service backend-id>`: one of the declared backend entities.
+    SetBackendService {
+        backend_id: String,
     },
+    CacheLookup(CacheLookup),
     /// `<cache-store duration>`.
     CacheStore {
         duration: Duration,
@@ -106,6 +141,9 @@ pub struct PolicyDocument {
     pub on_error: Vec<Policy>,
 }
 
+/// `forward-request`'s `timeout` when the attribute is omitted (the reference's default).
+pub const DEFAULT_FORWARD_TIMEOUT_SECS: u64 = 300;
+
 /// Elements and where they may appear, for the error message.
 const SUPPORTED: &str =
     "base, cors, rate-limit, set-header, set-query-parameter, set-backend-service, \
@@ -115,11 +153,11 @@ const SUPPORTED: &str =
 pub fn load(
     path: &Path,
     named: &BTreeMap<String, String>,
-    backend_id: &str,
+    backend_ids: &[&str],
 ) -> Result<PolicyDocument> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(path, &text, named, backend_id)
+    parse(path, &text, named, backend_ids)
 }
 
 /// Parse policy XML text (see [`load`]).
@@ -127,7 +165,7 @@ pub fn parse(
     path: &Path,
     text: &str,
     named: &BTreeMap<String, String>,
-    backend_id: &str,
+    backend_ids: &[&str],
 ) -> Result<PolicyDocument> {
     let doc = Document::parse(text)
         .map_err(|e| anyhow!("{}: not well-formed XML: {e}", path.display()))?;
@@ -135,7 +173,7 @@ pub fn parse(
         path,
         doc: &doc,
         named,
-        backend_id,
+        backend_ids,
     };
     let root = doc.root_element();
     if root.tag_name().name() != "policies" {
@@ -206,7 +244,7 @@ struct Cx<'a, 'input> {
     path: &'a Path,
     doc: &'a Document<'input>,
     named: &'a BTreeMap<String, String>,
-    backend_id: &'a str,
+    backend_ids: &'a [&'a str],
 }
 
 impl Cx<'_, '_> {
@@ -337,233 +375,305 @@ impl Cx<'_, '_> {
         }
     }
 
+    /// One policy element: where it may appear, and its parser.
+    #[allow(clippy::type_complexity)]
     fn policy(&self, node: Node, section: Section) -> Result<Policy> {
         use Section::*;
-        let tag = node.tag_name().name();
-        match tag {
-            "base" => {
-                self.attrs(node, &[])?;
-                self.children(node)?
-                    .first()
-                    .map_or(Ok(()), |c| Err(self.err(*c, "<base> has no children")))?;
-                Ok(Policy::Base)
-            }
-            "cors" => {
-                self.allowed_in(node, section, &[Inbound])?;
-                self.attrs(node, &["allow-credentials", "terminate-unmatched-request"])?;
-                // Unmatched preflights get an empty 200 (APIM's default, `true`); passing
-                // them on to the backend (`false`) is not implemented.
-                if !self.boolean(node, "terminate-unmatched-request", true)? {
+        let (allowed, parse): (&[Section], fn(&Self, Node) -> Result<Policy>) =
+            match node.tag_name().name() {
+                "base" => (&[Inbound, Backend, Outbound, OnError], Self::base),
+                "cors" => (&[Inbound], Self::cors),
+                "rate-limit" => (&[Inbound], Self::rate_limit),
+                "set-header" => (&[Inbound, Outbound, Backend, OnError], Self::set_header),
+                "set-query-parameter" => (&[Inbound, Backend], Self::set_query_parameter),
+                "set-backend-service" => (&[Inbound, Backend], Self::set_backend_service),
+                "cache-lookup" => (&[Inbound], Self::cache_lookup),
+                "cache-store" => (&[Outbound], Self::cache_store),
+                "forward-request" => (&[Backend], Self::forward_request),
+                _ => {
                     return Err(self.err(
                         node,
-                        "terminate-unmatched-request=\"false\" is not implemented",
-                    ));
-                }
-                let mut cors = Cors {
-                    allow_credentials: self.boolean(node, "allow-credentials", false)?,
-                    origins: Vec::new(),
-                    methods: Vec::new(),
-                    preflight_max_age: None,
-                    allowed_headers: Vec::new(),
-                    expose_headers: Vec::new(),
-                };
-                for child in self.children(node)? {
-                    match child.tag_name().name() {
-                        "allowed-origins" => {
-                            self.attrs(child, &[])?;
-                            cors.origins = self.texts(child, "origin")?;
-                        }
-                        "allowed-methods" => {
-                            self.attrs(child, &["preflight-result-max-age"])?;
-                            cors.preflight_max_age =
-                                self.number(child, "preflight-result-max-age")?;
-                            cors.methods = self.texts(child, "method")?;
-                        }
-                        "allowed-headers" => {
-                            self.attrs(child, &[])?;
-                            cors.allowed_headers = self.texts(child, "header")?;
-                        }
-                        "expose-headers" => {
-                            self.attrs(child, &[])?;
-                            cors.expose_headers = self.texts(child, "header")?;
-                        }
-                        _ => return Err(self.err(child, "is not implemented inside <cors>")),
-                    }
-                }
-                if cors.origins.is_empty() {
-                    return Err(self.err(
-                        node,
-                        "<allowed-origins> with at least one <origin> is required",
-                    ));
-                }
-                if cors.allow_credentials && cors.origins.iter().any(|o| o == "*") {
-                    return Err(self.err(
-                        node,
-                        "allow-credentials=\"true\" cannot be combined with origin *",
-                    ));
-                }
-                Ok(Policy::Cors(cors))
-            }
-            "rate-limit" => {
-                self.allowed_in(node, section, &[Inbound])?;
-                self.attrs(node, &["calls", "renewal-period"])?;
-                let calls = self
-                    .number(node, "calls")?
-                    .ok_or_else(|| self.err(node, "attribute `calls` is required"))?;
-                let period = self
-                    .number(node, "renewal-period")?
-                    .ok_or_else(|| self.err(node, "attribute `renewal-period` is required"))?;
-                if calls == 0 || period == 0 {
-                    return Err(self.err(node, "calls and renewal-period must be positive"));
-                }
-                self.children(node)?.first().map_or(Ok(()), |c| {
-                    Err(self.err(
-                        *c,
-                        "per-API/operation limits inside <rate-limit> are not implemented",
+                        &format!("is not implemented by apim-emulator (implemented: {SUPPORTED})"),
                     ))
-                })?;
-                Ok(Policy::RateLimit {
-                    calls,
-                    renewal_period: Duration::from_secs(period),
-                })
-            }
-            "set-header" => {
-                self.allowed_in(node, section, &[Inbound, Outbound, Backend, OnError])?;
-                self.attrs(node, &["name", "exists-action"])?;
-                let name = self.required(node, "name")?;
-                let name = name
-                    .parse()
-                    .map_err(|_| self.err(node, &format!("invalid header name {name:?}")))?;
-                let action = self.exists_action(node)?;
-                let values = self
-                    .texts(node, "value")?
-                    .into_iter()
-                    .map(|v| {
-                        v.parse()
-                            .map_err(|_| self.err(node, "invalid header value"))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                if action != ExistsAction::Delete && values.is_empty() {
-                    return Err(self.err(
-                        node,
-                        "at least one <value> is required unless exists-action=\"delete\"",
-                    ));
                 }
-                Ok(Policy::SetHeader {
-                    name,
-                    action,
-                    values,
-                })
-            }
-            "set-query-parameter" => {
-                self.allowed_in(node, section, &[Inbound, Backend])?;
-                self.attrs(node, &["name", "exists-action"])?;
-                let name = self.required(node, "name")?;
-                let action = self.exists_action(node)?;
-                let values = self.texts(node, "value")?;
-                if action != ExistsAction::Delete && values.is_empty() {
-                    return Err(self.err(
-                        node,
-                        "at least one <value> is required unless exists-action=\"delete\"",
-                    ));
-                }
-                Ok(Policy::SetQueryParameter {
-                    name,
-                    action,
-                    values,
-                })
-            }
-            "set-backend-service" => {
-                self.allowed_in(node, section, &[Inbound, Backend])?;
-                self.attrs(node, &["backend-id"])?;
-                let id = self.required(node, "backend-id")?;
-                if id != self.backend_id {
-                    return Err(self.err(
-                        node,
-                        &format!(
-                            "backend-id {id:?} is not a declared backend (declared: {:?})",
-                            self.backend_id
-                        ),
-                    ));
-                }
-                Ok(Policy::SetBackendService)
-            }
-            "cache-lookup" => {
-                self.allowed_in(node, section, &[Inbound])?;
-                self.attrs(
-                    node,
-                    &[
-                        "vary-by-developer",
-                        "vary-by-developer-groups",
-                        "downstream-caching-type",
-                    ],
-                )?;
-                // The public API has no subscriptions, so varying by developer cannot apply.
-                for required in ["vary-by-developer", "vary-by-developer-groups"] {
-                    if self.boolean(node, required, false)? || self.attr(node, required)?.is_none()
-                    {
-                        return Err(self.err(
-                            node,
-                            &format!("`{required}` is required and only \"false\" is implemented"),
-                        ));
-                    }
-                }
-                match self.attr(node, "downstream-caching-type")?.as_deref() {
-                    Some("public") => {}
-                    other => {
-                        return Err(self.err(
-                            node,
-                            &format!(
-                                "downstream-caching-type {other:?}: only \"public\" is implemented"
-                            ),
-                        ))
-                    }
-                }
-                let (mut vary_by_headers, mut vary_by_query) = (Vec::new(), Vec::new());
-                for child in self.children(node)? {
-                    self.attrs(child, &[])?;
-                    match child.tag_name().name() {
-                        "vary-by-header" => vary_by_headers.push(
-                            self.text(child)?
-                                .parse()
-                                .map_err(|_| self.err(child, "invalid header name"))?,
-                        ),
-                        "vary-by-query-parameter" => vary_by_query.push(self.text(child)?),
-                        _ => {
-                            return Err(self.err(child, "is not implemented inside <cache-lookup>"))
-                        }
-                    }
-                }
-                Ok(Policy::CacheLookup {
-                    vary_by_headers,
-                    vary_by_query,
-                })
-            }
-            "cache-store" => {
-                self.allowed_in(node, section, &[Outbound])?;
-                self.attrs(node, &["duration"])?;
-                let seconds = self
-                    .number(node, "duration")?
-                    .ok_or_else(|| self.err(node, "attribute `duration` is required"))?;
-                Ok(Policy::CacheStore {
-                    duration: Duration::from_secs(seconds),
-                })
-            }
-            "forward-request" => {
-                self.allowed_in(node, section, &[Backend])?;
-                self.attrs(node, &["timeout"])?;
-                let seconds = self.number(node, "timeout")?.unwrap_or(300);
-                if seconds == 0 || seconds > 240 {
-                    return Err(self.err(node, "timeout must be 1 to 240 seconds"));
-                }
-                Ok(Policy::ForwardRequest {
-                    timeout: Duration::from_secs(seconds),
-                })
-            }
-            _ => Err(self.err(
-                node,
-                &format!("is not implemented by apim-emulator (implemented: {SUPPORTED})"),
-            )),
+            };
+        self.allowed_in(node, section, allowed)?;
+        parse(self, node)
+    }
+
+    fn no_children(&self, node: Node) -> Result<()> {
+        match self.children(node)?.first() {
+            None => Ok(()),
+            Some(child) => Err(self.err(*child, "no child elements are implemented here")),
         }
+    }
+
+    fn header_name(&self, node: Node, attribute: &str) -> Result<Option<http::HeaderName>> {
+        self.attr(node, attribute)?
+            .map(|name| {
+                name.parse().map_err(|_| {
+                    self.err(
+                        node,
+                        &format!("`{attribute}`: invalid header name {name:?}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn base(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &[])?;
+        self.no_children(node)?;
+        Ok(Policy::Base)
+    }
+
+    fn cors(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["allow-credentials", "terminate-unmatched-request"])?;
+        let mut cors = Cors {
+            allow_credentials: self.boolean(node, "allow-credentials", false)?,
+            // The attribute table gives `false` as the default (the same page's "common
+            // configuration issues" calls `true` the default; the table is followed).
+            terminate_unmatched: self.boolean(node, "terminate-unmatched-request", false)?,
+            origins: Vec::new(),
+            methods: vec!["GET".into(), "POST".into()],
+            preflight_max_age: None,
+            allowed_headers: Vec::new(),
+            expose_headers: Vec::new(),
+        };
+        for child in self.children(node)? {
+            match child.tag_name().name() {
+                "allowed-origins" => {
+                    self.attrs(child, &[])?;
+                    cors.origins = self.texts(child, "origin")?;
+                }
+                "allowed-methods" => {
+                    self.attrs(child, &["preflight-result-max-age"])?;
+                    cors.preflight_max_age = self.number(child, "preflight-result-max-age")?;
+                    cors.methods = self.texts(child, "method")?;
+                    if cors.methods.is_empty() {
+                        return Err(self.err(child, "at least one <method> is required"));
+                    }
+                }
+                "allowed-headers" => {
+                    self.attrs(child, &[])?;
+                    cors.allowed_headers = self.texts(child, "header")?;
+                }
+                "expose-headers" => {
+                    self.attrs(child, &[])?;
+                    cors.expose_headers = self.texts(child, "header")?;
+                }
+                _ => return Err(self.err(child, "is not implemented inside <cors>")),
+            }
+        }
+        if cors.origins.is_empty() {
+            return Err(self.err(
+                node,
+                "<allowed-origins> with at least one <origin> is required",
+            ));
+        }
+        if cors.allow_credentials && cors.origins.iter().any(|o| o == "*") {
+            return Err(self.err(
+                node,
+                "allow-credentials=\"true\" cannot be combined with origin *",
+            ));
+        }
+        Ok(Policy::Cors(cors))
+    }
+
+    fn rate_limit(&self, node: Node) -> Result<Policy> {
+        self.attrs(
+            node,
+            &[
+                "calls",
+                "renewal-period",
+                "retry-after-header-name",
+                "remaining-calls-header-name",
+                "total-calls-header-name",
+            ],
+        )?;
+        let calls = self
+            .number(node, "calls")?
+            .ok_or_else(|| self.err(node, "attribute `calls` is required"))?;
+        let period = self
+            .number(node, "renewal-period")?
+            .ok_or_else(|| self.err(node, "attribute `renewal-period` is required"))?;
+        if calls == 0 || period == 0 {
+            return Err(self.err(node, "calls and renewal-period must be positive"));
+        }
+        // "Maximum allowed value: 300 seconds" (rate-limit policy reference).
+        if period > 300 {
+            return Err(self.err(
+                node,
+                &format!("renewal-period {period} is above APIM's maximum of 300 seconds"),
+            ));
+        }
+        if let Some(c) = self.children(node)?.first() {
+            return Err(self.err(
+                *c,
+                "per-API/operation limits inside <rate-limit> are not implemented",
+            ));
+        }
+        Ok(Policy::RateLimit(RateLimit {
+            calls,
+            renewal_period: Duration::from_secs(period),
+            retry_after_header: self
+                .header_name(node, "retry-after-header-name")?
+                .unwrap_or(http::header::RETRY_AFTER),
+            remaining_calls_header: self.header_name(node, "remaining-calls-header-name")?,
+            total_calls_header: self.header_name(node, "total-calls-header-name")?,
+        }))
+    }
+
+    fn set_header(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["name", "exists-action"])?;
+        let name = self.required(node, "name")?;
+        let name = name
+            .parse()
+            .map_err(|_| self.err(node, &format!("invalid header name {name:?}")))?;
+        let action = self.exists_action(node)?;
+        let values = self
+            .texts(node, "value")?
+            .into_iter()
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| self.err(node, "invalid header value"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if action != ExistsAction::Delete && values.is_empty() {
+            return Err(self.err(
+                node,
+                "at least one <value> is required unless exists-action=\"delete\"",
+            ));
+        }
+        Ok(Policy::SetHeader {
+            name,
+            action,
+            values,
+        })
+    }
+
+    fn set_query_parameter(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["name", "exists-action"])?;
+        let name = self.required(node, "name")?;
+        let action = self.exists_action(node)?;
+        let values = self.texts(node, "value")?;
+        if action != ExistsAction::Delete && values.is_empty() {
+            return Err(self.err(
+                node,
+                "at least one <value> is required unless exists-action=\"delete\"",
+            ));
+        }
+        Ok(Policy::SetQueryParameter {
+            name,
+            action,
+            values,
+        })
+    }
+
+    fn set_backend_service(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["backend-id"])?;
+        self.no_children(node)?;
+        let id = self.required(node, "backend-id")?;
+        if !self.backend_ids.contains(&id.as_str()) {
+            return Err(self.err(
+                node,
+                &format!(
+                    "backend-id {id:?} is not a declared backend (declared: {:?})",
+                    self.backend_ids
+                ),
+            ));
+        }
+        Ok(Policy::SetBackendService { backend_id: id })
+    }
+
+    fn cache_lookup(&self, node: Node) -> Result<Policy> {
+        self.attrs(
+            node,
+            &[
+                "vary-by-developer",
+                "vary-by-developer-groups",
+                "downstream-caching-type",
+                "must-revalidate",
+                "allow-private-response-caching",
+            ],
+        )?;
+        // Required by the reference; the public API has no subscriptions, so varying by
+        // developer cannot apply and only "false" is implemented.
+        for required in ["vary-by-developer", "vary-by-developer-groups"] {
+            if self.attr(node, required)?.is_none() || self.boolean(node, required, false)? {
+                return Err(self.err(
+                    node,
+                    &format!("`{required}` is required and only \"false\" is implemented"),
+                ));
+            }
+        }
+        // `none` (the default) and `private` would need the exact Cache-Control APIM
+        // writes for them, which the reference does not give: refused, not guessed.
+        match self.attr(node, "downstream-caching-type")?.as_deref() {
+            Some("public") => {}
+            other => {
+                return Err(self.err(
+                    node,
+                    &format!("downstream-caching-type {other:?}: only \"public\" is implemented"),
+                ))
+            }
+        }
+        let mut lookup = CacheLookup {
+            vary_by_headers: Vec::new(),
+            vary_by_query: Vec::new(),
+            allow_private_response_caching: self.boolean(
+                node,
+                "allow-private-response-caching",
+                false,
+            )?,
+            downstream: Downstream {
+                public: true,
+                must_revalidate: self.boolean(node, "must-revalidate", true)?,
+            },
+        };
+        for child in self.children(node)? {
+            self.attrs(child, &[])?;
+            match child.tag_name().name() {
+                "vary-by-header" => lookup.vary_by_headers.push(
+                    self.text(child)?
+                        .parse()
+                        .map_err(|_| self.err(child, "invalid header name"))?,
+                ),
+                // "Use semicolon as a separator" for several parameters in one element.
+                "vary-by-query-parameter" => lookup.vary_by_query.extend(
+                    self.text(child)?
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                ),
+                _ => return Err(self.err(child, "is not implemented inside <cache-lookup>")),
+            }
+        }
+        Ok(Policy::CacheLookup(lookup))
+    }
+
+    fn cache_store(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["duration"])?;
+        self.no_children(node)?;
+        let seconds = self
+            .number(node, "duration")?
+            .ok_or_else(|| self.err(node, "attribute `duration` is required"))?;
+        Ok(Policy::CacheStore {
+            duration: Duration::from_secs(seconds),
+        })
+    }
+
+    fn forward_request(&self, node: Node) -> Result<Policy> {
+        self.attrs(node, &["timeout"])?;
+        self.no_children(node)?;
+        // forward-request reference: `timeout` is optional, default 300 s, minimum 0;
+        // values above 240 s "may not be honored" by Azure's network (accepted here).
+        let seconds = self
+            .number(node, "timeout")?
+            .unwrap_or(DEFAULT_FORWARD_TIMEOUT_SECS);
+        Ok(Policy::ForwardRequest {
+            timeout: Duration::from_secs(seconds),
+        })
     }
 }

@@ -1,8 +1,106 @@
 //! The gateway's own answers, with APIM's status codes and `{statusCode, message}` bodies.
+//!
+//! The message texts live here, once: the emulator answers with them, and the OpenAPI
+//! generator (`cargo xtask openapi`) and the tests read the same constants.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
+
+/// APIM's texts, byte for byte (the missing-key body is 152 bytes, as in Microsoft's
+/// "unauthorized errors" troubleshooting article).
+pub mod messages {
+    pub const MISSING_KEY: &str = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.";
+    pub const INVALID_KEY: &str = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.";
+    pub const NOT_FOUND: &str = "Resource not found";
+    pub const INTERNAL_ERROR: &str = "Internal server error";
+    /// Not APIM's (its answer is not documented): the emulator's and the ingress's refusal
+    /// of dot segments; `cargo xtask verify` records what APIM does.
+    pub const DOT_SEGMENTS: &str = "Invalid request path: dot segments are not accepted";
+    pub const ENCODED_SEPARATORS: &str =
+        "Invalid request path: encoded dots and separators are not accepted";
+
+    /// `Rate limit is exceeded. Try again in N seconds.`
+    pub fn rate_limited(retry_after_secs: u64) -> String {
+        format!("Rate limit is exceeded. Try again in {retry_after_secs} seconds.")
+    }
+}
+
+/// Why the gateway answers a request itself instead of the backend.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A dot segment or an encoded separator in the path (the message says which).
+    BadPath(&'static str),
+    /// No API or operation matches.
+    NotFound,
+    /// No subscription key where one is required.
+    MissingKey(Challenge),
+    /// A key that is not valid for this API (including any key sent to an API that
+    /// requires none: see `gateway::subscription_of`).
+    InvalidKey(Challenge),
+    /// Over the rate limit: seconds until a call leaves the window, and the header that
+    /// carries them.
+    RateLimited {
+        retry_after_secs: u64,
+        header: http::HeaderName,
+    },
+    /// The backend could not be reached, failed, or did not answer in time.
+    BackendError,
+}
+
+/// What `WWW-Authenticate` names on a 401: the API's URL and the key header.
+#[derive(Debug)]
+pub struct Challenge {
+    pub realm: String,
+    pub header_name: String,
+}
+
+impl Refusal {
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            Refusal::BadPath(message) => error(StatusCode::BAD_REQUEST, message),
+            Refusal::NotFound => error(StatusCode::NOT_FOUND, messages::NOT_FOUND),
+            Refusal::MissingKey(challenge) => {
+                challenge.apply(error(StatusCode::UNAUTHORIZED, messages::MISSING_KEY))
+            }
+            Refusal::InvalidKey(challenge) => {
+                challenge.apply(error(StatusCode::UNAUTHORIZED, messages::INVALID_KEY))
+            }
+            Refusal::RateLimited {
+                retry_after_secs,
+                header,
+            } => {
+                let mut response = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &messages::rate_limited(retry_after_secs),
+                );
+                response
+                    .headers_mut()
+                    .insert(header, HeaderValue::from(retry_after_secs));
+                response
+            }
+            Refusal::BackendError => backend_error(),
+        }
+    }
+}
+
+impl Challenge {
+    /// APIM's challenge on a 401: which key, where. The realm comes from the client's
+    /// `Host`, so it is quoted safely: anything outside a host name's characters makes
+    /// it `localhost` rather than being written into the header.
+    fn apply(self, mut response: Response<Body>) -> Response<Body> {
+        let value = format!(
+            "AzureApiManagementKey realm=\"{}\",name=\"{}\",type=\"header\"",
+            self.realm, self.header_name
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
 
 /// Body type of every response the emulator sends (streamed or buffered).
 pub type Body = BoxBody<Bytes, BoxError>;
@@ -16,6 +114,11 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 pub fn empty() -> Body {
     full(Bytes::new())
+}
+
+/// An empty `200 OK`: the `cors` policy's answer to an unmatched request it terminates.
+pub fn empty_ok() -> Response<Body> {
+    Response::new(empty())
 }
 
 /// An APIM-style JSON error, byte for byte as APIM writes it:
@@ -45,54 +148,12 @@ fn error_with(status: StatusCode, message: &str, activity_id: Option<&str>) -> R
     response
 }
 
-/// APIM's challenge on a 401: which key, where. `realm` is the API's URL.
-pub fn challenge(mut response: Response<Body>, realm: &str, header_name: &str) -> Response<Body> {
-    let value =
-        format!("AzureApiManagementKey realm=\"{realm}\",name=\"{header_name}\",type=\"header\"");
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        response
-            .headers_mut()
-            .insert(http::header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-pub fn missing_key() -> Response<Body> {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
-    )
-}
-
-pub fn invalid_key() -> Response<Body> {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
-    )
-}
-
-pub fn not_found() -> Response<Body> {
-    error(StatusCode::NOT_FOUND, "Resource not found")
-}
-
-pub fn rate_limited(retry_after_secs: u64) -> Response<Body> {
-    let mut response = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!("Rate limit is exceeded. Try again in {retry_after_secs} seconds."),
-    );
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs),
-    );
-    response
-}
-
 /// The backend could not be reached, broke the connection, or did not answer within the
 /// `forward-request` timeout: APIM answers all of these with a 500 and an activity id.
 pub fn backend_error() -> Response<Body> {
     error_with(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Internal server error",
+        messages::INTERNAL_ERROR,
         Some(&activity_id()),
     )
 }
