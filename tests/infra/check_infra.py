@@ -14,7 +14,7 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
                  by tools/apim-emulator; every {{named value}} declared; every backend-id declared
   kubernetes     built-in kinds with kubernetes-validate (strict) for the pinned Kubernetes versions,
                  SpinApp/SpinAppExecutor against the spin-operator CRD schemas in
-                 ../shared/reference/spinkube-crds/ (unknown fields rejected, as the API server's
+                 tests/infra/reference/spinkube-crds/ (unknown fields rejected, as the API server's
                  strict field validation does), and the operator's admission rules that matter here
   templates      the ${NAME} placeholders of each manifest/values file are exactly those the hooks fill
   yamllint       azure.yaml and infra/**/*.yaml with tests/infra/.yamllint
@@ -45,7 +45,9 @@ from typing import Any, Callable, Iterator
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 HERE = Path(__file__).resolve().parent
-CRD_DIR = Path(os.environ.get("SPINKUBE_CRDS_DIR", ROOT.parent / "shared" / "reference" / "spinkube-crds"))
+# Reference data copied into the repository with its licence and source (reference/README.md).
+REFERENCE = HERE / "reference"
+CRD_DIR = REFERENCE / "spinkube-crds"
 # Kubernetes versions the manifests must be valid for: 1.31 and a recent one (AKS supports a
 # sliding window of minor versions).
 KUBERNETES_VERSIONS = ("1.31.0", "1.35.0")
@@ -424,8 +426,7 @@ def closed_schema(schema: Any) -> Any:
 
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     if not CRD_DIR.is_dir():
-        raise CheckFailed([f"SpinKube CRDs not found at {CRD_DIR} (expected ../shared/reference/spinkube-crds "
-                           "beside the repository, or SPINKUBE_CRDS_DIR)"])
+        raise CheckFailed([f"SpinKube CRDs not found at {rel(CRD_DIR)} (see tests/infra/reference/README.md)"])
     schemas = {}
     for path in sorted(CRD_DIR.glob("*.yaml")):
         for crd in yaml_documents(path):

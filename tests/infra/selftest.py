@@ -124,7 +124,6 @@ def run_case(case: Case, verbose: bool) -> bool:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, target)
-        (Path(temp) / "shared").symlink_to(ROOT.parent / "shared")
         case.breakage(root)
         run = subprocess.run([sys.executable, str(root / "tests/infra/check_infra.py"), "--quiet", "--only", case.check],
                              capture_output=True, text=True)
