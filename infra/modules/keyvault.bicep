@@ -32,8 +32,10 @@ param principalId string
 @description('Principal type of principalId.')
 param principalType string
 
-// Built-in role: Key Vault Secrets Officer.
-var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var secretsOfficerRoleId = builtInRoles['Key Vault Secrets Officer']
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_189: public network access on purpose, see networkAcls below (CKV_AZURE_109).

@@ -8,6 +8,11 @@ Helm values, API Management declarations and policies, azd hooks).
 Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; exit 1 on a failure):
 
   bicep-parse    every .bicep parses with pycep-parser and with tree-sitter-bicep
+  bicep-types    every resource against Azure's type definitions (tests/infra/reference/bicep-types/,
+                 the data the Bicep compiler checks with): type@apiVersion exists, property names
+                 (BCP037), required properties (BCP035), read-only ones unset, literal values of the
+                 right type and enum; module parameters; every role assignment's role is a built-in
+                 role named in infra/built-in-roles.json (see tests/infra/bicep_types.py)
   checkov        checkov (bicep, kubernetes, json, secrets) with tests/infra/checkov_checks/; fails on
                  a failed check, a parsing error, a skip without a reason, or a project check not run
   policies       policy XML well formed, only known policy elements and attributes, all implemented
@@ -18,7 +23,8 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
                  strict field validation does), and the operator's admission rules that matter here
   templates      the ${NAME} placeholders of each manifest/values file are exactly those the hooks fill
   yamllint       azure.yaml and infra/**/*.yaml with tests/infra/.yamllint
-  declarations   Bicep loads (loadJsonContent/loadTextContent) exactly the files the emulator reads,
+  declarations   Bicep loads (loadJsonContent/loadTextContent) exactly the files the emulator reads
+                 (and the role table infra/built-in-roles.json),
                  and wires each API to its own policy and OpenAPI document
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
                  values the hooks need, infra/spin/runtime-config.toml
@@ -48,6 +54,9 @@ HERE = Path(__file__).resolve().parent
 # Reference data copied into the repository with its licence and source (reference/README.md).
 REFERENCE = HERE / "reference"
 CRD_DIR = REFERENCE / "spinkube-crds"
+BICEP_TYPES_DIR = REFERENCE / "bicep-types"
+BUILTIN_ROLES = REFERENCE / "azure-builtin-roles.json"
+ROLE_TABLE = INFRA / "built-in-roles.json"
 # Kubernetes versions the manifests must be valid for: 1.31 and a recent one (AKS supports a
 # sliding window of minor versions).
 KUBERNETES_VERSIONS = ("1.31.0", "1.35.0")
@@ -162,6 +171,33 @@ def bicep_parse(report: Report) -> None:
     report.summary = (
         f"{len(bicep)} files parsed by pycep-parser {version('pycep-parser')} "
         f"and tree-sitter-bicep {version('tree-sitter-bicep')}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# bicep-types
+# ---------------------------------------------------------------------------------------------
+
+
+@check("bicep-types")
+def bicep_types_check(report: Report) -> None:
+    sys.path.insert(0, str(HERE))
+    import bicep_types
+
+    bicep = files("*.bicep")
+    if not bicep:
+        report.problem("no .bicep file under infra/")
+        return
+    result = bicep_types.check(bicep, BICEP_TYPES_DIR, BUILTIN_ROLES, ROLE_TABLE, label=rel)
+    for line in result.problems:
+        report.problem(line)
+    counts = result.counts
+    report.summary = (
+        f"{counts.resources} resources ({counts.existing} existing) and {counts.modules} modules in {counts.files} files: "
+        f"{counts.properties} property names and {counts.literals} literal values checked against Azure's type "
+        f"definitions ({len(list(BICEP_TYPES_DIR.glob('*.json')))} files), {counts.expressions} expressions skipped "
+        f"(known only at deployment); {counts.role_assignments} role assignments, each a built-in role of "
+        f"infra/built-in-roles.json"
     )
 
 
@@ -682,7 +718,7 @@ def bicep_loads(report: Report) -> dict[str, tuple[Path, str]]:
 def declarations(report: Report) -> None:
     from pycep import BicepParser
 
-    expected = emulator_files()
+    expected = emulator_files() | {rel(ROLE_TABLE)}
     loads = bicep_loads(report)
     for target in sorted(expected - set(loads)):
         report.problem(f"the emulator reads {target}, but no Bicep file loads it")
@@ -738,7 +774,7 @@ def declarations(report: Report) -> None:
                     if not kind.endswith("@" + APIM_API_VERSION):
                         report.problem(f"{rel(path)}:{node.start_point[0] + 1}: {kind} is not API version {APIM_API_VERSION}")
     report.summary = (
-        f"Bicep loads exactly the {len(expected)} files the emulator reads, each API with its own policy and OpenAPI "
+        f"Bicep loads exactly the {len(expected) - 1} files the emulator reads and the role table, each API with its own policy and OpenAPI "
         f"document; {versions} API Management resources on {APIM_API_VERSION}"
     )
 
