@@ -21,7 +21,9 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
   declarations   Bicep loads (loadJsonContent/loadTextContent) exactly the files the emulator reads,
                  and wires each API to its own policy and OpenAPI document
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
-                 values the hooks need, infra/spin/runtime-config.toml
+                 values the hooks need
+  runtime-config, spinapp-config, runtime-class, secret-handling, gateway
+                 tests/infra/deploy_checks.py (the deployment's configuration paths)
 
 What none of this can verify (it needs a real subscription) is listed in the README, "Deploy to Azure".
 """
@@ -316,8 +318,8 @@ def api_declarations() -> list[tuple[Path, dict[str, Any]]]:
 def policies(report: Report) -> None:
     implemented = emulator_policy_elements()
     named_values = {nv["name"] for nv in load_json(INFRA / "apim" / "named-values.json")}
-    backend = load_json(INFRA / "apim" / "backend.json")
-    backend_ids = {backend["name"]}
+    backends = load_json(INFRA / "apim" / "backends.json")
+    backend_ids = {backend["name"] for backend in backends}
     referenced = {(ROOT / d["policyFile"]).resolve() for _, d in api_declarations()}
     on_disk = {p.resolve() for p in files("*.xml", INFRA / "apim" / "policies")}
     for path in sorted(on_disk - referenced):
@@ -350,7 +352,7 @@ def policies(report: Report) -> None:
         if (element.text or "").strip().startswith(("@(", "@{")):
             report.problem(f"{where}: policy expression in the text (the emulator does not evaluate expressions)")
         if tag == "set-backend-service" and element.get("backend-id") not in backend_ids:
-            report.problem(f"{where}: backend-id {element.get('backend-id')!r} is not declared (backend.json: {sorted(backend_ids)})")
+            report.problem(f"{where}: backend-id {element.get('backend-id')!r} is not declared (backends.json: {sorted(backend_ids)})")
         for child in element:
             visit(child, path, section, tag)
 
@@ -382,16 +384,16 @@ def policies(report: Report) -> None:
             used_named_values.add(name)
             if name not in named_values:
                 report.problem(f"{rel(path)}: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
-    backend_text = (INFRA / "apim" / "backend.json").read_text(encoding="utf-8")
+    backend_text = (INFRA / "apim" / "backends.json").read_text(encoding="utf-8")
     for name in NAMED_VALUE_REFERENCE.findall(backend_text):
         used_named_values.add(name)
         if name not in named_values:
-            report.problem(f"infra/apim/backend.json: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
+            report.problem(f"infra/apim/backends.json: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
     for name in sorted(named_values - used_named_values):
         report.note(f"named value {name} is declared but not referenced")
     report.summary = (
         f"{count} policy files well formed, elements known to API Management and implemented by the emulator "
-        f"({len(implemented)} elements), {len(used_named_values)} named values and {len(backend_ids)} backend resolved"
+        f"({len(implemented)} elements), {len(used_named_values)} named values and {len(backend_ids)} backends resolved"
     )
 
 
@@ -508,8 +510,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
     spinapps = of_kind("SpinApp")
     if not spinapps:
         report.problem("no SpinApp under infra/k8s")
-    variables = spin_toml_variables()
-    runtime_classes = {(s.get("spec") or {}).get("runtimeClass", {}).get("name") for s in of_kind("Shim")}
     namespaces = {(n.get("metadata") or {}).get("name") for n in of_kind("Namespace")}
     for obj, _ in [(o, None) for o in spinapps]:
         spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
@@ -520,10 +520,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         if not executors:
             report.problem(f"{label}: executor {spec.get('executor')!r} has no SpinAppExecutor in namespace {ns(obj)} "
                            "(the operator's webhook looks it up there)")
-        for executor in executors:
-            runtime_class = ((executor.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName")
-            if runtime_class not in runtime_classes:
-                report.problem(f"{label}: executor runtimeClassName {runtime_class!r} is not created by any Shim ({sorted(runtime_classes)})")
         if spec.get("enableAutoscaling"):
             if "replicas" in spec:
                 report.problem(f"{label}: replicas with enableAutoscaling: the operator's webhook rejects it; "
@@ -549,21 +545,7 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         for probe in ("liveness", "readiness"):
             if probe not in checks:
                 report.problem(f"{label}: checks.{probe} is missing")
-        bound = {}
-        for variable in spec.get("variables") or []:
-            bound[variable.get("name")] = variable
-            if variable.get("name") not in variables:
-                report.problem(f"{label}: variable {variable.get('name')!r} is not declared in spin.toml")
-        for var_name, declaration in variables.items():
-            if var_name not in bound:
-                report.problem(f"{label}: spin.toml variable {var_name} is not set")
-                continue
-            if declaration.get("secret") and "secretKeyRef" not in (bound[var_name].get("valueFrom") or {}):
-                report.problem(f"{label}: secret variable {var_name} must come from valueFrom.secretKeyRef, never a value")
-        production = {"api_base": "/api", "require_backend_key": "true"}
-        for var_name, expected in production.items():
-            if var_name in bound and bound[var_name].get("value") != expected:
-                report.problem(f"{label}: {var_name} must be {expected!r} in production, not {bound[var_name].get('value')!r}")
+        # Variables and the runtime configuration: deploy_checks.py (spinapp-config, runtime-config).
         selector = {"core.spinkube.dev/app-name": name}
         for kind in ("PodDisruptionBudget", "NetworkPolicy"):
             for item in of_kind(kind):
@@ -645,7 +627,7 @@ LOAD_FUNCTIONS = ("loadJsonContent", "loadTextContent", "loadYamlContent", "load
 def emulator_files() -> set[str]:
     text = EMULATOR_DECLARATIONS.read_text(encoding="utf-8")
     listed: set[str] = set()
-    for constant in ("APIS", "BACKEND", "NAMED_VALUES"):
+    for constant in ("APIS", "BACKENDS", "NAMED_VALUES"):
         match = re.search(rf"pub const {constant}\b[^=]*=\s*([^;]+);", text)
         if not match:
             raise CheckFailed([f"cannot find {constant} in {rel(EMULATOR_DECLARATIONS)}"])
@@ -715,17 +697,18 @@ def declarations(report: Report) -> None:
                 report.problem(f"module {module_name}: openApiDocument is {openapi_file or openapi!r}, "
                                f"{declaration_file} says {declaration.get('openApiFile')}")
         for param, expected_file in (("namedValueDeclarations", "infra/apim/named-values.json"),
-                                     ("backendDeclaration", "infra/apim/backend.json")):
+                                     ("backendDeclarations", "infra/apim/backends.json")):
             if param in params and variables.get(params[param]) != expected_file:
                 report.problem(f"module {module_name}: {param} is not loaded from {expected_file}")
 
     named = {nv["name"]: nv for nv in load_json(INFRA / "apim" / "named-values.json")}
-    backend = load_json(INFRA / "apim" / "backend.json")
-    header_refs = {ref for values in backend["credentials"]["header"].values() for v in values for ref in NAMED_VALUE_REFERENCE.findall(v)}
+    backends = load_json(INFRA / "apim" / "backends.json")
+    header_refs = {ref for backend in backends for values in backend["credentials"]["header"].values() for v in values
+                   for ref in NAMED_VALUE_REFERENCE.findall(v)}
     secret_names = {named[r].get("keyVaultSecretName") for r in header_refs if r in named and named[r].get("keyVaultSecretName")}
-    secret_var = ((main.get("variables") or {}).get("backendKeySecretName") or {}).get("value")
-    if secret_names != {secret_var}:
-        report.problem(f"main.bicep backendKeySecretName is {secret_var!r}; the backend header's named values use Key Vault secrets {sorted(secret_names)}")
+    secret_vars = {((main.get("variables") or {}).get(v) or {}).get("value") for v in ("backendKeySecretName", "docsBackendKeySecretName")}
+    if secret_names != secret_vars:
+        report.problem(f"main.bicep names the Key Vault secrets {sorted(map(str, secret_vars))}; the backends' named values use {sorted(secret_names)}")
 
     parser = tree_sitter_parser()
     versions = 0
@@ -748,7 +731,6 @@ def declarations(report: Report) -> None:
 # ---------------------------------------------------------------------------------------------
 
 AZD_BUILTINS = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID", "AZURE_PRINCIPAL_ID"}
-AKV_PROVIDER_KEYS = {"type", "vault_url", "client_id", "client_secret", "tenant_id", "authority_host"}
 
 
 @check("azd")
@@ -766,6 +748,11 @@ def azd(report: Report) -> None:
         for platform, config in hook.items():
             script = ROOT / config["run"]
             hook_scripts.append(script)
+            if platform == "windows":
+                # deploy_checks.py (gateway) checks that each hook has one; here: it exists and is pwsh.
+                if config.get("shell") != "pwsh" or not script.is_file() or script.suffix != ".ps1":
+                    report.problem(f"azure.yaml {event}/windows: run a PowerShell script that exists (shell: pwsh)")
+                continue
             if not script.is_file():
                 report.problem(f"azure.yaml {event}/{platform}: {config['run']} does not exist")
             elif not os.access(script, os.X_OK):
@@ -818,22 +805,18 @@ def azd(report: Report) -> None:
         if run.returncode not in (0, 1):
             report.problem(f"shellcheck failed to run: {run.stderr.strip()}")
 
-    config = tomllib.loads((INFRA / "spin" / "runtime-config.toml").read_text(encoding="utf-8"))
-    providers = config.get("variables_provider") or config.get("config_provider") or []
-    for provider in providers:
-        unknown = set(provider) - AKV_PROVIDER_KEYS
-        if provider.get("type") != "azure_key_vault" or "vault_url" not in provider or unknown:
-            report.problem(f"infra/spin/runtime-config.toml: provider {provider} is not an azure_key_vault provider "
-                           f"with vault_url (unknown keys: {sorted(unknown)})")
-    if not providers:
-        report.problem("infra/spin/runtime-config.toml declares no variables provider")
     report.summary = (
         f"azure.yaml with {len(hook_scripts)} hooks, {len(mapped)} mapped parameters, {len(needed)} environment values "
-        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean, runtime-config.toml keys known"
+        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean"
     )
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+import deploy_checks  # noqa: E402 (registers its checks after this module's own)
+
+CHECKS.update(deploy_checks.CHECKS)
 
 
 def main() -> int:

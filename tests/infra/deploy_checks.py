@@ -1,0 +1,426 @@
+"""Offline checks of the deployment's configuration paths, registered into check_infra.py's list.
+
+Each function takes check_infra's Report (problem/note/summary) and is one PASS/FAIL line:
+
+  runtime-config   infra/spin/runtime-config.toml and the runtime configuration the deploy hook
+                   generates (lib.sh runtime_config_toml, run in bash with generated keys): TOML that
+                   parses, one static variables provider, exactly the component's variable names,
+                   production values, no committed key, unsafe values refused
+  spinapp-config   the SpinApp against the spin-operator CRD schema, runtimeConfig.loadFromSecret
+                   naming the Secret the hook writes, no `variables` (plain or from Secrets), the
+                   config-version pod annotation rolling the pods
+  runtime-class    the SpinAppExecutor's RuntimeClass schedules only onto nodes where
+                   runtime-class-manager has installed the shim (label <shim>=provisioned)
+  secret-handling  no manifest or hook puts a secret into an annotation (server-side apply only),
+                   a log, an argument or the output; Key Vault errors other than SecretNotFound stop
+  gateway          two backend entities with their own credentials, each API on its own, the public
+                   API's operations within the docs routes, the Traefik entry points refusing
+                   encoded separators, the Key Vault firewall and APIM's identity, the azd settings
+
+The selftest cases breaking each of them are SELFTEST_CASES below (tests/infra/selftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+HOOKS = sorted((INFRA / "hooks").glob("*.sh")) + sorted((INFRA / "scripts").glob("*.sh"))
+CRD_DIR = Path(__file__).resolve().parent / "reference" / "spinkube-crds"
+
+# The component's Spin variables (SPEC section 4; COORD "Component credentials"): the runtime
+# configuration must answer each of them, and nothing else.
+COMPONENT_VARIABLES = (
+    "backend_key", "backend_key_next", "docs_backend_key", "docs_backend_key_next", "api_base", "require_backend_key",
+)
+KEY_VARIABLES = ("backend_key", "backend_key_next", "docs_backend_key", "docs_backend_key_next")
+# Placeholders a manifest may put into an annotation: versions and issuer names, never values.
+ANNOTATION_PLACEHOLDERS = {"CONFIG_VERSION", "CLUSTER_ISSUER"}
+# Routes the docs credential may reach (SPEC section 4): the public API's operations stay within.
+DOCS_URL_TEMPLATES = re.compile(r"^/(docs(/\{\*?[a-z]+\})?|openapi\.json)?$")
+TRAEFIK_DENIED = ("allowEncodedSlash", "allowEncodedBackSlash", "allowEncodedNullCharacter", "allowEncodedSemicolon",
+                  "allowEncodedPercent", "allowEncodedQuestionMark", "allowEncodedHash")
+
+Report = Any
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _yaml(path: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+
+
+def _objects(kind: str) -> list[tuple[Path, dict[str, Any]]]:
+    return [(p, d) for p in sorted((INFRA / "k8s").rglob("*.yaml")) for d in _yaml(p) if d.get("kind") == kind]
+
+
+def _lib_constant(name: str) -> str | None:
+    match = re.search(rf'^{name}="([^"]*)"$', (INFRA / "hooks" / "lib.sh").read_text(encoding="utf-8"), re.M)
+    return match.group(1) if match else None
+
+
+def _spin_variables() -> set[str]:
+    return set(tomllib.loads((ROOT / "spin.toml").read_text(encoding="utf-8")).get("variables", {}))
+
+
+def _api_path() -> str:
+    return "/" + json.loads((INFRA / "apim" / "apis" / "api.json").read_text(encoding="utf-8"))["path"]
+
+
+def _check_runtime_config(report: Report, where: str, text: str, keys: dict[str, str] | None) -> None:
+    """A runtime configuration: one static provider answering exactly the component's variables."""
+    try:
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        report.problem(f"{where}: not valid TOML: {error}")
+        return
+    if "config_provider" in config:
+        report.problem(f"{where}: [[config_provider]] is the old name; use [[variables_provider]]")
+    providers = config.get("variables_provider") or []
+    if len(providers) != 1 or providers[0].get("type") != "static":
+        kinds = [p.get("type") for p in providers]
+        report.problem(f"{where}: needs exactly one [[variables_provider]] of type \"static\", has {kinds}")
+        return
+    values = providers[0].get("values")
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        report.problem(f"{where}: the static provider's `values` must be a table of strings")
+        return
+    missing, extra = set(COMPONENT_VARIABLES) - set(values), set(values) - set(COMPONENT_VARIABLES)
+    if missing or extra:
+        report.problem(f"{where}: variables {sorted(values)}; the component's are {list(COMPONENT_VARIABLES)} "
+                       f"(missing {sorted(missing)}, unknown {sorted(extra)})")
+    if values.get("api_base") != _api_path():
+        report.problem(f"{where}: api_base is {values.get('api_base')!r}, the `api` API's path is {_api_path()!r}")
+    if values.get("require_backend_key") != "true":
+        report.problem(f"{where}: require_backend_key must be \"true\" in production")
+    if keys is None:
+        committed = [k for k in KEY_VARIABLES if values.get(k)]
+        if committed:
+            report.problem(f"{where}: {committed} hold a value: a committed file must never carry a key")
+    else:
+        wrong = [k for k in KEY_VARIABLES if values.get(k) != keys[k]]
+        if wrong:
+            report.problem(f"{where}: {wrong} do not hold the values given to the generator")
+
+
+def closed_schema(schema: Any) -> Any:
+    """A CRD schema as the API server applies it with strict field validation: unknown fields are errors."""
+    if isinstance(schema, dict):
+        schema = {key: closed_schema(value) for key, value in schema.items()}
+        if (schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema
+                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [closed_schema(item) for item in schema]
+    return schema
+
+
+def _run_generator(*values: str) -> subprocess.CompletedProcess[str]:
+    script = 'source infra/hooks/lib.sh; runtime_config_toml "$@"'
+    return subprocess.run(["bash", "-c", script, "runtime_config_toml", *values], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+
+
+def runtime_config(report: Report) -> None:
+    committed = INFRA / "spin" / "runtime-config.toml"
+    _check_runtime_config(report, _rel(committed), committed.read_text(encoding="utf-8"), None)
+
+    keys = {name: secrets.token_hex(32) for name in KEY_VARIABLES}
+    keys["docs_backend_key_next"] = ""
+    run = _run_generator(*(keys[name] for name in KEY_VARIABLES))
+    if run.returncode != 0:
+        report.problem(f"infra/hooks/lib.sh runtime_config_toml failed ({run.returncode}): {run.stderr.strip()}")
+    else:
+        _check_runtime_config(report, "infra/hooks/lib.sh runtime_config_toml (generated)", run.stdout, keys)
+    for bad in ('"]\n[oops', "short", "x" * 40 + "\\"):
+        run = _run_generator(bad, "", secrets.token_hex(32), "")
+        if run.returncode == 0 or bad in run.stdout + run.stderr:
+            report.problem(f"runtime_config_toml accepted (or echoed) the unsafe value {bad!r}")
+    run = _run_generator("", "", secrets.token_hex(32), "")
+    if run.returncode == 0:
+        report.problem("runtime_config_toml accepted an empty backend_key (the component would fail closed)")
+
+    declared = _spin_variables()
+    undeclared_here = declared - set(COMPONENT_VARIABLES)
+    if undeclared_here:
+        report.problem(f"spin.toml declares {sorted(undeclared_here)}, which the runtime configuration does not answer "
+                       "(they would reach Spin's environment provider)")
+    for name in sorted(set(COMPONENT_VARIABLES) - declared):
+        report.note(f"spin.toml does not declare {name} yet (the component side of SPEC section 4)")
+    report.summary = (f"committed and generated runtime configurations: one static provider, the component's "
+                      f"{len(COMPONENT_VARIABLES)} variables, production values, unsafe values refused")
+
+
+def spinapp_config(report: Report) -> None:
+    import jsonschema
+    import yaml
+
+    schemas = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if crd and crd.get("kind") == "CustomResourceDefinition" and crd["spec"]["names"]["kind"] == "SpinApp":
+                for version in crd["spec"]["versions"]:
+                    schemas[f"{crd['spec']['group']}/{version['name']}"] = closed_schema(version["schema"]["openAPIV3Schema"])
+    secret_name = _lib_constant("RUNTIME_CONFIG_SECRET")
+    apps = _objects("SpinApp")
+    if not apps:
+        report.problem("no SpinApp under infra/k8s")
+    for path, app in apps:
+        label = f"{_rel(path)}: SpinApp {app['metadata'].get('name')}"
+        schema = schemas.get(app.get("apiVersion"))
+        if schema is None:
+            report.problem(f"{label}: no CRD schema for {app.get('apiVersion')} in {_rel(CRD_DIR)}")
+        else:
+            for error in jsonschema.Draft7Validator(schema).iter_errors(app):
+                report.problem(f"{label}: {'.'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}")
+        spec = app.get("spec") or {}
+        runtime = spec.get("runtimeConfig") or {}
+        if runtime.get("loadFromSecret") != secret_name:
+            report.problem(f"{label}: runtimeConfig.loadFromSecret is {runtime.get('loadFromSecret')!r}, "
+                           f"the deploy hook writes the Secret {secret_name!r} (lib.sh RUNTIME_CONFIG_SECRET)")
+        if set(runtime) - {"loadFromSecret"}:
+            report.problem(f"{label}: runtimeConfig has {sorted(set(runtime) - {'loadFromSecret'})}, which "
+                           "loadFromSecret makes the operator ignore")
+        if spec.get("variables"):
+            names = [v.get("name") for v in spec["variables"]]
+            report.problem(f"{label}: `variables` {names}: they become SPIN_VARIABLE_* environment variables, answered by "
+                           "Spin's environment provider (about 25 ms per read) and, as plain values, readable in the "
+                           "Deployment; the runtime configuration Secret answers every variable")
+        annotations = spec.get("podAnnotations") or {}
+        if annotations.get("name-api/config-version") != "${CONFIG_VERSION}":
+            report.problem(f"{label}: podAnnotations name-api/config-version must be \"${{CONFIG_VERSION}}\" "
+                           "(a hash of the Key Vault secret versions: a new configuration rolls the pods)")
+    hooks = (INFRA / "hooks" / "lib.sh").read_text(encoding="utf-8")
+    if "--from-file=runtime-config.toml=" not in hooks:
+        report.problem("infra/hooks/lib.sh does not write the key runtime-config.toml (the name spin-operator mounts)")
+    report.summary = f"{len(apps)} SpinApp: CRD schema, runtimeConfig.loadFromSecret {secret_name}, no variables, config-version annotation"
+
+
+def runtime_class(report: Report) -> None:
+    shims = [s for _, s in _objects("Shim")]
+    classes = {c["metadata"]["name"]: c for _, c in _objects("RuntimeClass")}
+    executors = _objects("SpinAppExecutor")
+    if not executors:
+        report.problem("no SpinAppExecutor under infra/k8s")
+    for path, executor in executors:
+        name = ((executor.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName")
+        label = f"{_rel(path)}: SpinAppExecutor {executor['metadata']['name']} runtimeClassName {name!r}"
+        runtime_class_object = classes.get(name)
+        if runtime_class_object is None:
+            created = sorted((s.get("spec") or {}).get("runtimeClass", {}).get("name") for s in shims)
+            report.problem(f"{label}: not a RuntimeClass under infra/k8s (the Shims' RuntimeClasses {created} select "
+                           "nodes before the shim is installed)")
+            continue
+        handlers = {(s.get("spec") or {}).get("runtimeClass", {}).get("handler"): s for s in shims}
+        shim = handlers.get(runtime_class_object.get("handler"))
+        if shim is None:
+            report.problem(f"{label}: handler {runtime_class_object.get('handler')!r} is installed by no Shim")
+            continue
+        if (shim.get("spec") or {}).get("runtimeClass", {}).get("name") == name:
+            report.problem(f"{label}: the Shim {shim['metadata']['name']} creates a RuntimeClass of the same name, and "
+                           "runtime-class-manager's server-side apply would overwrite this one's scheduling")
+        selector = ((runtime_class_object.get("scheduling") or {}).get("nodeSelector") or {})
+        wanted = {shim["metadata"]["name"]: "provisioned"}
+        if not wanted.items() <= selector.items():
+            report.problem(f"{label}: scheduling.nodeSelector {selector} lacks {wanted}, the label runtime-class-manager "
+                           "sets once the shim is installed on a node")
+    report.summary = "SpinApp pods schedule only onto nodes labelled <shim>=provisioned"
+
+
+# --- secret-handling ------------------------------------------------------------------------------
+
+SECRET_SOURCES = re.compile(r"^\s*(?:local\s+)?([a-z_][a-z0-9_]*)=\"\$\((?:kv_secret_get [^)]* value|value_or_empty [^)]*|"
+                            r"az [^)]*--query (?:accessToken|primaryKey)[^)]*)", re.M)
+PRINTERS = re.compile(r"\b(echo|printf|log|warn|die|cat)\b")
+
+
+def secret_handling(report: Report) -> None:
+    scripts = HOOKS
+    for path in scripts:
+        text = path.read_text(encoding="utf-8")
+        joined = text.replace("\\\n", " ")
+        where = _rel(path)
+        if re.search(r"^\s*set\s+(-[a-wyz]*x|-o\s+xtrace)", text, re.M) or re.search(r"\bbash\s+-x\b", text):
+            report.problem(f"{where}: xtrace prints every expanded command, secrets included")
+        for number, line in enumerate(joined.splitlines(), 1):
+            code = line.split(" #", 1)[0]
+            if code.lstrip().startswith("#"):
+                continue
+            if re.search(r"\bkubectl\s+apply\b", code) and "--server-side" not in code:
+                report.problem(f"{where}:{number}: client-side kubectl apply writes the object into the "
+                               "last-applied-configuration annotation; use apply_server_side")
+            if "--from-literal" in code:
+                report.problem(f"{where}:{number}: --from-literal puts a value into kubectl's arguments")
+            if re.search(r"\baz keyvault secret show\b", code) and path.name != "lib.sh":
+                report.problem(f"{where}:{number}: call lib.sh's kv_secret_exists/kv_secret_get (only SecretNotFound means "
+                               "absent; other errors stop with what to do)")
+            if re.search(r"--output tsv[^|]*\|\s*spin registry login", code):
+                report.problem(f"{where}:{number}: `az ... --output tsv` ends the token with a newline, which "
+                               "`spin registry login --password-stdin` keeps")
+        for name in sorted(set(SECRET_SOURCES.findall(text))):
+            for number, line in enumerate(joined.splitlines(), 1):
+                if not re.search(rf"\$\{{?{name}\b", line) or re.match(rf"^\s*(local\s+)?{name}=", line):
+                    continue
+                code = line.split(" #", 1)[0].rstrip()
+                printed = PRINTERS.search(code)
+                piped = code.endswith("|") or re.search(r"\|\s*\S", code)
+                if printed and not piped and not code.lstrip().startswith(("[[", "if ", "unset")):
+                    report.problem(f"{where}:{number}: ${name} (a secret) is printed: {code.strip()}")
+    lib = (INFRA / "hooks" / "lib.sh").read_text(encoding="utf-8")
+    definition = re.search(r"apply_server_side\(\)\s*\{([^}]*)\}", lib)
+    if not definition or "--server-side" not in definition.group(1):
+        report.problem("infra/hooks/lib.sh: apply_server_side must run kubectl apply --server-side")
+    for function in ("kv_secret_exists",):
+        body = re.search(rf"{function}\(\)\s*\{{(.*?)\n\}}", lib, re.S)
+        if not body or "SecretNotFound" not in body.group(1) or "kv_fail" not in body.group(1):
+            report.problem(f"infra/hooks/lib.sh: {function} must treat only SecretNotFound as absent and stop on other errors")
+    for path in sorted((INFRA / "k8s").rglob("*.yaml")):
+        for document in _yaml(path):
+            for key, annotations in _annotation_maps(document):
+                for name, value in (annotations or {}).items():
+                    placeholders = set(re.findall(r"\$\{([A-Z0-9_]+)\}", str(value)))
+                    if placeholders - ANNOTATION_PLACEHOLDERS or "last-applied" in name:
+                        report.problem(f"{_rel(path)}: {key} {name}: {value!r} (annotations carry versions, never values)")
+    if not re.search(r"^/?\.azure/?$", (ROOT / ".gitignore").read_text(encoding="utf-8"), re.M):
+        report.problem(".gitignore does not ignore .azure/ (azd env new does not add it; it holds .env and the kubeconfig)")
+    report.summary = f"{len(scripts)} scripts: server-side apply only, no secret printed or passed as an argument, strict Key Vault errors; annotations carry versions only"
+
+
+def _annotation_maps(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = [("metadata.annotations", (document.get("metadata") or {}).get("annotations"))]
+    spec = document.get("spec") or {}
+    found.append(("spec.podAnnotations", spec.get("podAnnotations")))
+    found.append(("spec.template.metadata.annotations", ((spec.get("template") or {}).get("metadata") or {}).get("annotations")))
+    return [(k, v) for k, v in found if v]
+
+
+# --- gateway ---------------------------------------------------------------------------------------
+
+
+def gateway(report: Report) -> None:
+    import xml.etree.ElementTree as ET
+
+    import yaml
+
+    apim = INFRA / "apim"
+    backends = {b["name"]: b for b in json.loads((apim / "backends.json").read_text(encoding="utf-8"))}
+    named = {n["name"]: n for n in json.loads((apim / "named-values.json").read_text(encoding="utf-8"))}
+    expected = {"name-api-backend": "{{backend-key}}", "name-api-docs-backend": "{{docs-backend-key}}"}
+    if set(backends) != set(expected):
+        report.problem(f"infra/apim/backends.json declares {sorted(backends)}, expected {sorted(expected)}")
+    for name, credential in expected.items():
+        header = ((backends.get(name) or {}).get("credentials") or {}).get("header") or {}
+        if header != {"x-backend-key": [credential]}:
+            report.problem(f"backend {name}: credentials header {header}, expected x-backend-key: {credential}")
+        value = credential.strip("{}")
+        if not (named.get(value) or {}).get("secret") or not (named.get(value) or {}).get("keyVaultSecretName"):
+            report.problem(f"named value {value} must be a Key Vault-backed secret")
+    uses = {}
+    for declaration_path in sorted((apim / "apis").glob("*.json")):
+        declaration = json.loads(declaration_path.read_text(encoding="utf-8"))
+        policy = ET.parse(ROOT / declaration["policyFile"]).getroot()
+        ids = [e.get("backend-id") for e in policy.iter("set-backend-service")]
+        uses[declaration["path"]] = ids
+        if declaration["path"] == "public":
+            for operation in declaration["operations"]:
+                if operation["method"] != "GET" or not DOCS_URL_TEMPLATES.match(operation["urlTemplate"]):
+                    report.problem(f"{_rel(declaration_path)}: operation {operation['method']} {operation['urlTemplate']} "
+                                   "is outside the docs routes the public API may forward")
+    if uses.get("api") != ["name-api-backend"] or uses.get("public") != ["name-api-docs-backend"]:
+        report.problem(f"set-backend-service per API path: {uses}; api must use name-api-backend, public name-api-docs-backend")
+
+    main = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    for nv in ("backend-key", "docs-backend-key"):
+        secret = (named.get(nv) or {}).get("keyVaultSecretName")
+        if not secret or f"= '{secret}'" not in main:
+            report.problem(f"main.bicep names no Key Vault secret {secret!r} (named value {nv})")
+    vault = (INFRA / "modules" / "keyvault.bicep").read_text(encoding="utf-8")
+    if not re.search(r"defaultAction:\s*'Deny'", vault) or not re.search(r"bypass:\s*'AzureServices'", vault):
+        report.problem("infra/modules/keyvault.bicep: the firewall must deny by default with the AzureServices bypass")
+    gateway_bicep = (INFRA / "modules" / "apim-gateway.bicep").read_text(encoding="utf-8")
+    apim_bicep = (INFRA / "modules" / "apim.bicep").read_text(encoding="utf-8")
+    if re.search(r"^\s*identityClientId\s*:", gateway_bicep, re.M) or not re.search(r"type:\s*'SystemAssigned", apim_bicep):
+        report.problem("Key Vault-backed named values behind the Key Vault firewall need API Management's "
+                       "system-assigned identity (no identityClientId)")
+    if re.search(r"^\s*azurepolicy:", (INFRA / "modules" / "aks.bicep").read_text(encoding="utf-8"), re.M):
+        report.problem("infra/modules/aks.bicep enables the azurepolicy add-on (needs Microsoft.PolicyInsights, no assignment here)")
+
+    values = yaml.safe_load((INFRA / "helm" / "traefik-values.yaml").read_text(encoding="utf-8"))
+    for entry_point in ("web", "websecure"):
+        http = (((values.get("ports") or {}).get(entry_point) or {}).get("http") or {})
+        allowed = [k for k in TRAEFIK_DENIED if (http.get("encodedCharacters") or {}).get(k) is not False]
+        if allowed:
+            report.problem(f"infra/helm/traefik-values.yaml ports.{entry_point}.http.encodedCharacters: {allowed} not false "
+                           "(Traefik >= 3.6.7 allows them unless set false)")
+        if http.get("sanitizePath") is False:
+            report.problem(f"infra/helm/traefik-values.yaml ports.{entry_point}.http.sanitizePath is false: dot segments "
+                           "would reach the component raw")
+
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    if not str(parameters.get("principalType", {}).get("value", "")).startswith("${AZURE_PRINCIPAL_TYPE"):
+        report.problem("main.parameters.json: principalType must come from AZURE_PRINCIPAL_TYPE")
+    if "azd env set AZURE_PRINCIPAL_TYPE" not in (INFRA / "hooks" / "preprovision.sh").read_text(encoding="utf-8"):
+        report.problem("infra/hooks/preprovision.sh must derive AZURE_PRINCIPAL_TYPE from the signed-in account")
+    azure = yaml.safe_load((ROOT / "azure.yaml").read_text(encoding="utf-8"))
+    for event, hook in (azure.get("hooks") or {}).items():
+        if set(hook) != {"posix", "windows"}:
+            report.problem(f"azure.yaml hook {event}: entries {sorted(hook)}; native azd on Windows needs a `windows` entry")
+    report.summary = ("two backend entities with their own Key Vault-backed credentials, the public API within the docs "
+                      "routes, Traefik refusing encoded separators, Key Vault firewall with APIM's system identity")
+
+
+CHECKS: dict[str, Callable[[Report], None]] = {
+    "runtime-config": runtime_config,
+    "spinapp-config": spinapp_config,
+    "runtime-class": runtime_class,
+    "secret-handling": secret_handling,
+    "gateway": gateway,
+}
+
+
+def selftest_cases(case: Callable[..., Any], edit: Callable[..., Any]) -> list[Any]:
+    """Breakages tests/infra/selftest.py applies to a copy, each caught by one check above."""
+    return [
+        case("runtime-config-env-provider", "the committed runtime configuration on the environment provider",
+             "runtime-config", 'of type "static"',
+             edit("infra/spin/runtime-config.toml", '\ntype = "static"\n', '\ntype = "env"\n')),
+        case("runtime-config-renamed", "the generator writing a misspelled variable", "runtime-config", "backend_key_nxt",
+             edit("infra/hooks/lib.sh", "printf 'backend_key_next = ", "printf 'backend_key_nxt = ")),
+        case("runtime-config-committed-key", "a key committed in runtime-config.toml", "runtime-config",
+             "a committed file must never carry a key",
+             edit("infra/spin/runtime-config.toml", 'backend_key = ""', 'backend_key = "' + "ab" * 32 + '"')),
+        case("spinapp-variables", "the SpinApp taking a variable through the environment", "spinapp-config", "`variables`",
+             edit("infra/k8s/app/spinapp.yaml", "  runtimeConfig:\n",
+                  "  variables:\n    - name: api_base\n      value: /api\n  runtimeConfig:\n")),
+        case("spinapp-no-runtime-config", "the SpinApp loading another Secret", "spinapp-config", "loadFromSecret",
+             edit("infra/k8s/app/spinapp.yaml", "loadFromSecret: name-api-runtime-config", "loadFromSecret: name-api-config")),
+        case("runtime-class-any-spin-node", "the RuntimeClass selecting spin=true nodes", "runtime-class", "provisioned",
+             edit("infra/k8s/platform/runtime-class.yaml", "    spin-v2: provisioned", '    spin: "true"')),
+        case("secret-client-side-apply", "a Secret applied client-side", "secret-handling", "last-applied",
+             edit("infra/hooks/lib.sh", "    apply_server_side --filename -\n  # The Secret of earlier",
+                  "    kubectl apply --filename -\n  # The Secret of earlier")),
+        case("secret-logged", "a hook logging a key", "secret-handling", "(a secret) is printed",
+             edit("infra/hooks/lib.sh", '  docs="$(kv_secret_get "$DOCS_BACKEND_KEY_SECRET_NAME" value)"\n',
+                  '  docs="$(kv_secret_get "$DOCS_BACKEND_KEY_SECRET_NAME" value)"\n  log "docs key: $docs"\n')),
+        case("secret-annotation", "a key in a pod annotation", "secret-handling", "annotations carry versions",
+             edit("infra/k8s/app/spinapp.yaml", 'name-api/config-version: "${CONFIG_VERSION}"',
+                  'name-api/config-version: "${CONFIG_VERSION}"\n    name-api/key: "${BACKEND_KEY}"')),
+        case("gateway-public-backend", "the public API injecting the api credential", "gateway", "name-api-docs-backend",
+             edit("infra/apim/policies/public.xml", 'backend-id="name-api-docs-backend"', 'backend-id="name-api-backend"')),
+        case("gateway-traefik-slash", "Traefik allowing %2F", "gateway", "allowEncodedSlash",
+             edit("infra/helm/traefik-values.yaml", "allowEncodedSlash: false", "allowEncodedSlash: true")),
+        case("gateway-public-operation", "the public API declaring /generate_name", "gateway", "outside the docs routes",
+             edit("infra/apim/apis/public.json", '"urlTemplate": "/openapi.json"', '"urlTemplate": "/generate_name"')),
+    ]
