@@ -140,7 +140,7 @@ param docsBackendKeyExists bool = false
 // storage account and a container instance to every deployment for no gain.
 @secure()
 @description('Initial value of the backend key, used only when the Key Vault secret does not exist yet. Leave the default: it is generated per deployment from two newGuid() values, never a literal.')
-// checkov:skip=CKV_AZURE_131: the default is an expression evaluated per deployment (newGuid), not a hardcoded value; CKV_NAMEAPI_5 fails any @secure() parameter whose default is a literal.
+// checkov:skip=CKV_AZURE_131: the default is an expression evaluated per deployment (newGuid), not a hardcoded value; CKV_NAMEAPI_6 fails any @secure() parameter whose default is a literal.
 param backendKeyInitial string = replace('${newGuid()}${newGuid()}', '-', '')
 
 @secure()

@@ -64,11 +64,13 @@ param principalId string
 @description('Principal type of principalId.')
 param principalType string
 
-// Built-in roles.
-var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
-var networkContributorRoleId = '4d97b98b-1d4f-4787-a291-c67834d212e7'
-var aksRbacClusterAdminRoleId = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b'
-var aksClusterUserRoleId = '4abbcc35-e782-43d8-92c5-2d3abe9cd1d3'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var acrPullRoleId = builtInRoles.AcrPull
+var networkContributorRoleId = builtInRoles['Network Contributor']
+var aksRbacClusterAdminRoleId = builtInRoles['Azure Kubernetes Service RBAC Cluster Admin']
+var aksClusterUserRoleId = builtInRoles['Azure Kubernetes Service Cluster User Role']
 
 resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
   // checkov:skip=CKV_AZURE_8: the Kubernetes dashboard add-on is not offered on the Kubernetes versions AKS supports (removed with 1.19): there is nothing to disable.

@@ -59,8 +59,10 @@ param productName string
 @description('Display name of the product.')
 param productDisplayName string
 
-// Built-in role: Key Vault Secrets User.
-var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var secretsUserRoleId = builtInRoles['Key Vault Secrets User']
 
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   // checkov:skip=CKV_AZURE_107: API Management is the public entry point of this API by design; the backend behind it requires the Key Vault-backed x-backend-key header.

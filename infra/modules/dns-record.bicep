@@ -16,8 +16,8 @@ param publicIpId string
 @description('Object id of cert-manager\'s identity.')
 param certManagerPrincipalId string
 
-// Built-in role: DNS Zone Contributor.
-var dnsZoneContributorRoleId = 'befefa01-2a29-4197-83a8-272ff33ce314'
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var dnsZoneContributorRoleId = builtInRoles['DNS Zone Contributor']
 
 // The record name relative to the zone: "@" for the apex, else what precedes ".<zone>".
 var relativeName = hostName == zoneName ? '@' : replace(hostName, '.${zoneName}', '')

@@ -61,8 +61,10 @@ param principalId string
 @description('Principal type of principalId.')
 param principalType string
 
-// Built-in role: Key Vault Secrets Officer.
-var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var secretsOfficerRoleId = builtInRoles['Key Vault Secrets Officer']
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_189: the public endpoint stays enabled but the firewall denies by default (networkAcls below): API Management Consumption and v2 tiers have no fixed outbound address and reach the vault as a trusted Microsoft service; private endpoints need a virtual network.
