@@ -21,7 +21,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 require_tools() {
   local tool
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH (see README, \"Deploy to Azure\", prerequisites)"
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH (see docs/deploy.md, prerequisites)"
   done
 }
 
@@ -86,7 +86,7 @@ kv_fail() {
     die "the Key Vault firewall refused $2 from this machine${address:+ (address $address)}. Allow it:
   azd env set KEY_VAULT_ALLOWED_IPS ${address:-<this machine public IPv4>}   (comma-separated, no spaces)
   azd provision
-then run the step again (README, \"Deploy to Azure\")."
+then run the step again (docs/deploy.md)."
   fi
   local message
   message="$(tr '\n' ' ' <"$1")"

@@ -44,7 +44,7 @@ fi
   die "KEY_VAULT_ALLOWED_IPS is not set. The Key Vault firewall denies by default; the hooks read and
 write the backend keys from this machine, so allow its public IPv4 address (or your CI egress range):
   azd env set KEY_VAULT_ALLOWED_IPS <address>[,<address or CIDR>...]
-(README, \"Deploy to Azure\")."
+(docs/deploy.md)."
 
 # 3. Soft-deleted resources of this environment (names are outputs of an earlier provisioning).
 count_matching() { # <az command ...>: prints the number of items the command lists

@@ -123,7 +123,7 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
     }
     // No azurepolicy add-on: it needs the Microsoft.PolicyInsights resource provider registered and
     // does nothing without policy assignments, which this template does not make. Assign Azure
-    // Policy for Kubernetes yourself if your organisation requires it (README, "Deploy to Azure").
+    // Policy for Kubernetes yourself if your organisation requires it (docs/deploy.md).
     addonProfiles: {
       omsagent: {
         enabled: enableContainerInsights

@@ -101,7 +101,7 @@ resource backendKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (createB
   name: backendKeySecretName
   properties: {
     // checkov:skip=CKV_AZURE_114: false positive: contentType is set below; checkov does not look inside conditional (`if`) resources.
-    // checkov:skip=CKV_AZURE_41: no expiry date: the backend credentials are rotated on purpose (README, "Rotate the backend keys"); an expiry would make API Management's refresh and the hooks fail instead.
+    // checkov:skip=CKV_AZURE_41: no expiry date: the backend credentials are rotated on purpose (docs/deploy.md, "Rotate the backend keys"); an expiry would make API Management's refresh and the hooks fail instead.
     value: backendKeyValue
     contentType: 'text/plain'
     attributes: {
@@ -115,7 +115,7 @@ resource docsBackendKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (cre
   name: docsBackendKeySecretName
   properties: {
     // checkov:skip=CKV_AZURE_114: false positive: contentType is set below; checkov does not look inside conditional (`if`) resources.
-    // checkov:skip=CKV_AZURE_41: no expiry date: the backend credentials are rotated on purpose (README, "Rotate the backend keys"); an expiry would make API Management's refresh and the hooks fail instead.
+    // checkov:skip=CKV_AZURE_41: no expiry date: the backend credentials are rotated on purpose (docs/deploy.md, "Rotate the backend keys"); an expiry would make API Management's refresh and the hooks fail instead.
     value: docsBackendKeyValue
     contentType: 'text/plain'
     attributes: {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rotates one backend credential with no failed request (README, "Rotate the backend keys"):
+# Rotates one backend credential with no failed request (docs/deploy.md, "Rotate the backend keys"):
 #
 #   infra/scripts/rotate-backend-key.sh api    # backend-key: the `api` API's credential
 #   infra/scripts/rotate-backend-key.sh docs   # docs-backend-key: the public docs API's credential

@@ -31,7 +31,7 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
   runtime-config, spinapp-config, runtime-class, secret-handling, gateway
                  tests/infra/deploy_checks.py (the deployment's configuration paths)
 
-What none of this can verify (it needs a real subscription) is listed in the README, "Deploy to Azure".
+What none of this can verify (it needs a real subscription) is listed in docs/deploy.md.
 """
 
 from __future__ import annotations
