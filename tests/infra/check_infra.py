@@ -28,7 +28,7 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
                  and wires each API to its own policy and OpenAPI document
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
                  values the hooks need
-  runtime-config, spinapp-config, runtime-class, secret-handling, gateway
+  runtime-config, spinapp-config, runtime-class, secret-handling, gateway, rotation
                  tests/infra/deploy_checks.py (the deployment's configuration paths)
 
 What none of this can verify (it needs a real subscription) is listed in docs/deploy.md.

@@ -16,6 +16,10 @@ Each function takes check_infra's Report (problem/note/summary) and is one PASS/
   gateway          two backend entities with their own credentials, each API on its own, the public
                    API's operations within the docs routes, the Traefik entry points refusing
                    encoded separators, the Key Vault firewall and APIM's identity, the azd settings
+  rotation         infra/scripts/rotate-backend-key.sh api and docs run against fake_cloud.py (az,
+                   azd, kubectl, kubelogin stand-ins): at every state change the key API Management
+                   sends is accepted by every serving pod (rolling updates modelled), the end state
+                   accepts only the new key, and no key is ever an argument or printed
 
 The selftest cases breaking each of them are SELFTEST_CASES below (tests/infra/selftest.py).
 """
@@ -381,12 +385,86 @@ def gateway(report: Report) -> None:
                       "routes, Traefik refusing encoded separators, Key Vault firewall with APIM's system identity")
 
 
+# --- rotation ------------------------------------------------------------------------------------
+
+
+def rotation(report: Report) -> None:
+    """Runs infra/scripts/rotate-backend-key.sh for both credentials against fake_cloud.py."""
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rotation-") as temp:
+        root, bin_dir, state_path = Path(temp) / "repo", Path(temp) / "bin", Path(temp) / "state.json"
+        shutil.copytree(INFRA, root / "infra")
+        bin_dir.mkdir()
+        for tool in ("az", "azd", "kubectl", "kubelogin"):
+            wrapper = bin_dir / tool
+            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "fake_cloud.py"}" {tool} "$@"\n')
+            wrapper.chmod(0o755)
+        old = {"api": secrets.token_hex(32), "docs": secrets.token_hex(32)}
+        initial = _run_generator(old["api"], "", old["docs"], "").stdout
+        state = {
+            "env": {"AZURE_ENV_NAME": "rotation", "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+                    "AZURE_RESOURCE_GROUP": "rg-rotation", "AZURE_AKS_CLUSTER_NAME": "aks-rotation", "APIM_NAME": "apim-rotation",
+                    "AZURE_KEY_VAULT_NAME": "kv-rotation", "BACKEND_KEY_SECRET_NAME": "backend-key",
+                    "DOCS_BACKEND_KEY_SECRET_NAME": "docs-backend-key", "SPINAPP_IMAGE": "cr.example/name-api@sha256:" + "0" * 64,
+                    "INGRESS_FQDN": "name-api.example.com", "INGRESS_TLS": "letsencrypt", "INGRESS_ACME_CHALLENGE": "dns01"},
+            "vault": {"backend-key": [old["api"]], "docs-backend-key": [old["docs"]]},
+            "secret": initial, "serving": [initial], "annotation": "initial", "refreshed": {},
+            "gateway": {"backend-key": old["api"], "docs-backend-key": old["docs"]}, "events": [], "argv": [],
+        }
+        state_path.write_text(json.dumps(state))
+        environment = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "FAKE_CLOUD_STATE": str(state_path),
+                       "ROTATION_SETTLE_SECONDS": "0", "HOME": temp}
+        output = ""
+        for credential in ("api", "docs"):
+            run = subprocess.run(["bash", str(root / "infra/scripts/rotate-backend-key.sh"), credential], cwd=root,
+                                 env=environment, capture_output=True, text=True, timeout=120)
+            output += run.stdout + run.stderr
+            if run.returncode != 0:
+                report.problem(f"rotate-backend-key.sh {credential} exited {run.returncode}: {run.stderr.strip()[-600:]}")
+                return
+        state = json.loads(state_path.read_text())
+
+    names = {"api": "backend-key", "docs": "docs-backend-key"}
+    for number, step in enumerate(state["events"], 1):
+        for credential in ("api", "docs"):
+            refused = [i for i, keys in enumerate(step["serving"]) if step["gateway"][credential] not in keys[credential]]
+            if refused:
+                report.problem(f"event {number} ({step['what']}): the gateway's {names[credential]} is refused by serving "
+                               f"configuration(s) {refused}: requests would get 401")
+    final = state["events"][-1] if state["events"] else None
+    for credential, name in names.items():
+        new = state["vault"][name][-1]
+        if new == old[credential]:
+            report.problem(f"{name} was not rotated")
+        if final and (final["serving"] != [final["serving"][0]] or final["serving"][0][credential] != [new]
+                      or final["gateway"][credential] != new):
+            report.problem(f"after rotating {name}: serving {final['serving']}, gateway {final['gateway'][credential] == new}; "
+                           "expected one configuration accepting only the new key, which the gateway sends")
+    rollouts = sum(1 for e in state["events"] if e["what"] == "rolling update started")
+    if rollouts != 6:
+        report.problem(f"{rollouts} rolling updates for two rotations, expected 3 each (add, promote, remove)")
+    values = {v for versions in state["vault"].values() for v in versions}
+    leaked = sum(1 for argv in state["argv"] for arg in argv if any(v in arg for v in values))
+    if leaked:
+        report.problem(f"{leaked} command-line argument(s) of az/kubectl/azd contained a key")
+    if any(v in output for v in values):
+        report.problem("the rotation script printed a key")
+    report.summary = (f"rotate-backend-key.sh api and docs against fake az/kubectl/azd: {len(state['events'])} state changes, "
+                      f"the gateway's key accepted by every serving pod at each, {rollouts} readiness-gated rollouts, "
+                      f"{len(state['argv'])} commands with no key in their arguments or output")
+
+
 CHECKS: dict[str, Callable[[Report], None]] = {
     "runtime-config": runtime_config,
     "spinapp-config": spinapp_config,
     "runtime-class": runtime_class,
     "secret-handling": secret_handling,
     "gateway": gateway,
+    "rotation": rotation,
 }
 
 
@@ -421,6 +499,12 @@ def selftest_cases(case: Callable[..., Any], edit: Callable[..., Any]) -> list[A
              edit("infra/apim/policies/public.xml", 'backend-id="name-api-docs-backend"', 'backend-id="name-api-backend"')),
         case("gateway-traefik-slash", "Traefik allowing %2F", "gateway", "allowEncodedSlash",
              edit("infra/helm/traefik-values.yaml", "allowEncodedSlash: false", "allowEncodedSlash: true")),
+        case("rotation-without-add", "a rotation that switches the gateway before the pods accept the new key",
+             "rotation", "requests would get 401",
+             edit("infra/scripts/rotate-backend-key.sh", 'roll "1/4 add"', ': skipped')),
+        case("rotation-key-as-argument", "a key passed to az as an argument", "rotation", "contained a key",
+             edit("infra/hooks/lib.sh", 'az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --file /dev/stdin',
+                  'az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --value "$(cat)"')),
         case("gateway-public-operation", "the public API declaring /generate_name", "gateway", "outside the docs routes",
              edit("infra/apim/apis/public.json", '"urlTemplate": "/openapi.json"', '"urlTemplate": "/generate_name"')),
     ]
