@@ -20,6 +20,8 @@ Each function takes check_infra's Report (problem/note/summary) and is one PASS/
                    azd, kubectl, kubelogin stand-ins): at every state change the key API Management
                    sends is accepted by every serving pod (rolling updates modelled), the end state
                    accepts only the new key, and no key is ever an argument or printed
+  preprovision     infra/hooks/preprovision.sh against the same stand-ins: the principal type, only
+                   SecretNotFound means "absent", soft-deleted names and firewall refusals stop
 
 The selftest cases breaking each of them are SELFTEST_CASES below (tests/infra/selftest.py).
 """
@@ -388,21 +390,30 @@ def gateway(report: Report) -> None:
 # --- rotation ------------------------------------------------------------------------------------
 
 
-def rotation(report: Report) -> None:
-    """Runs infra/scripts/rotate-backend-key.sh for both credentials against fake_cloud.py."""
+def _fake_cloud(temp: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of infra/ and an environment whose az, azd, kubectl and kubelogin are fake_cloud.py."""
     import os
     import shutil
     import sys
+
+    root, bin_dir, state_path = temp / "repo", temp / "bin", temp / "state.json"
+    shutil.copytree(INFRA, root / "infra")
+    bin_dir.mkdir()
+    for tool in ("az", "azd", "kubectl", "kubelogin"):
+        wrapper = bin_dir / tool
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "fake_cloud.py"}" {tool} "$@"\n')
+        wrapper.chmod(0o755)
+    environment = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "FAKE_CLOUD_STATE": str(state_path),
+                   "ROTATION_SETTLE_SECONDS": "0", "HOME": str(temp)}
+    return root, state_path, environment
+
+
+def rotation(report: Report) -> None:
+    """Runs infra/scripts/rotate-backend-key.sh for both credentials against fake_cloud.py."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="rotation-") as temp:
-        root, bin_dir, state_path = Path(temp) / "repo", Path(temp) / "bin", Path(temp) / "state.json"
-        shutil.copytree(INFRA, root / "infra")
-        bin_dir.mkdir()
-        for tool in ("az", "azd", "kubectl", "kubelogin"):
-            wrapper = bin_dir / tool
-            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "fake_cloud.py"}" {tool} "$@"\n')
-            wrapper.chmod(0o755)
+        root, state_path, environment = _fake_cloud(Path(temp))
         old = {"api": secrets.token_hex(32), "docs": secrets.token_hex(32)}
         initial = _run_generator(old["api"], "", old["docs"], "").stdout
         state = {
@@ -416,8 +427,6 @@ def rotation(report: Report) -> None:
             "gateway": {"backend-key": old["api"], "docs-backend-key": old["docs"]}, "events": [], "argv": [],
         }
         state_path.write_text(json.dumps(state))
-        environment = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "FAKE_CLOUD_STATE": str(state_path),
-                       "ROTATION_SETTLE_SECONDS": "0", "HOME": temp}
         output = ""
         for credential in ("api", "docs"):
             run = subprocess.run(["bash", str(root / "infra/scripts/rotate-backend-key.sh"), credential], cwd=root,
@@ -458,6 +467,66 @@ def rotation(report: Report) -> None:
                       f"{len(state['argv'])} commands with no key in their arguments or output")
 
 
+# --- preprovision ---------------------------------------------------------------------------------
+
+FIREWALL_ERROR = ("ERROR: (Forbidden) Client address is not authorized and caller is not a trusted service.\n"
+                  "Client address: 198.51.100.7\nCaller: appid=...\nVault: kv-x;location=westeurope")
+# name -> (azd environment, fake cloud state, expected exit status, expected environment or stderr text)
+PREPROVISION_SCENARIOS: dict[str, tuple[dict[str, str], dict[str, Any], int, Any]] = {
+    "first run, user": ({}, {"account_type": "user"}, 0,
+                        {"AZURE_PRINCIPAL_TYPE": "User", "BACKEND_KEY_EXISTS": "false", "DOCS_BACKEND_KEY_EXISTS": "false"}),
+    "re-provision, service principal": ({"AZURE_KEY_VAULT_NAME": "kv-x"},
+                                        {"account_type": "servicePrincipal", "vaults": ["kv-x"],
+                                         "vault": {"backend-key": ["k"], "docs-backend-key": ["d"]}}, 0,
+                                        {"AZURE_PRINCIPAL_TYPE": "ServicePrincipal", "BACKEND_KEY_EXISTS": "true",
+                                         "DOCS_BACKEND_KEY_EXISTS": "true"}),
+    "docs key not created yet": ({"AZURE_KEY_VAULT_NAME": "kv-x"},
+                                 {"account_type": "user", "vaults": ["kv-x"], "vault": {"backend-key": ["k"]}}, 0,
+                                 {"BACKEND_KEY_EXISTS": "true", "DOCS_BACKEND_KEY_EXISTS": "false"}),
+    "expired sign-in": ({"AZURE_KEY_VAULT_NAME": "kv-x"},
+                        {"account_type": "user", "vaults": ["kv-x"], "vault": {"backend-key": ["k"]},
+                         "secret_error": "ERROR: AADSTS700082: The refresh token has expired due to inactivity."}, 1,
+                        "AADSTS700082"),
+    "firewall": ({"AZURE_KEY_VAULT_NAME": "kv-x"},
+                 {"account_type": "user", "vaults": ["kv-x"], "vault": {}, "secret_error": FIREWALL_ERROR}, 1,
+                 "azd env set KEY_VAULT_ALLOWED_IPS 198.51.100.7"),
+    "soft-deleted vault": ({"AZURE_KEY_VAULT_NAME": "kv-x"}, {"account_type": "user", "deleted_vaults": ["kv-x"]}, 1,
+                           "az keyvault purge --name kv-x"),
+    "soft-deleted API Management": ({"APIM_NAME": "apim-x", "AZURE_LOCATION": "westeurope"},
+                                    {"account_type": "user", "deleted_apims": ["apim-x"]}, 1,
+                                    "az apim deletedservice purge --service-name apim-x --location westeurope"),
+    "no allowed addresses": ({"KEY_VAULT_ALLOWED_IPS": ""}, {"account_type": "user"}, 1, "KEY_VAULT_ALLOWED_IPS is not set"),
+}
+
+
+def preprovision(report: Report) -> None:
+    """Runs infra/hooks/preprovision.sh against fake_cloud.py in each scenario of PREPROVISION_SCENARIOS."""
+    import tempfile
+
+    for name, (environment_values, cloud, status, expected) in PREPROVISION_SCENARIOS.items():
+        with tempfile.TemporaryDirectory(prefix="preprovision-") as temp:
+            root, state_path, environment = _fake_cloud(Path(temp))
+            state = {"env": {}, "vault": {}, "argv": [], "events": [], **cloud}
+            state_path.write_text(json.dumps(state))
+            environment.update({"KEY_VAULT_ALLOWED_IPS": "203.0.113.7", **environment_values})
+            run = subprocess.run(["bash", str(root / "infra/hooks/preprovision.sh")], cwd=root, env=environment,
+                                 capture_output=True, text=True, timeout=60)
+            written = json.loads(state_path.read_text())["env"]
+        if run.returncode != status:
+            report.problem(f"preprovision, {name}: exit {run.returncode}, expected {status}: {run.stderr.strip()[-300:]}")
+        elif isinstance(expected, dict):
+            wrong = {k: written.get(k) for k, v in expected.items() if written.get(k) != v}
+            if wrong:
+                report.problem(f"preprovision, {name}: azd environment {wrong}, expected {expected}")
+        else:
+            if expected not in run.stderr:
+                report.problem(f"preprovision, {name}: stderr lacks {expected!r}: {run.stderr.strip()[-300:]}")
+            if "BACKEND_KEY_EXISTS" in written:
+                report.problem(f"preprovision, {name}: stopped but still set BACKEND_KEY_EXISTS={written['BACKEND_KEY_EXISTS']}")
+    report.summary = (f"preprovision.sh in {len(PREPROVISION_SCENARIOS)} scenarios against fake az/azd: principal type, "
+                      "only SecretNotFound means absent, soft-deleted vault/API Management and firewall refusals stop with what to run")
+
+
 CHECKS: dict[str, Callable[[Report], None]] = {
     "runtime-config": runtime_config,
     "spinapp-config": spinapp_config,
@@ -465,6 +534,7 @@ CHECKS: dict[str, Callable[[Report], None]] = {
     "secret-handling": secret_handling,
     "gateway": gateway,
     "rotation": rotation,
+    "preprovision": preprovision,
 }
 
 
@@ -505,6 +575,13 @@ def selftest_cases(case: Callable[..., Any], edit: Callable[..., Any]) -> list[A
         case("rotation-key-as-argument", "a key passed to az as an argument", "rotation", "contained a key",
              edit("infra/hooks/lib.sh", 'az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --file /dev/stdin',
                   'az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --value "$(cat)"')),
+        case("preprovision-any-error-absent", "every Key Vault error counted as \"no secret\"", "preprovision",
+             "expired sign-in: exit 0, expected 1",
+             edit("infra/hooks/lib.sh", "  if grep -q 'SecretNotFound' \"$errors\"; then\n    rm -f \"$errors\"\n    return 1",
+                  "  if true; then\n    rm -f \"$errors\"\n    return 1")),
+        case("preprovision-always-user", "the principal type fixed to User", "preprovision", "'ServicePrincipal'",
+             edit("infra/hooks/preprovision.sh", 'servicePrincipal) principal_type="ServicePrincipal"',
+                  'servicePrincipal) principal_type="User"')),
         case("gateway-public-operation", "the public API declaring /generate_name", "gateway", "outside the docs routes",
              edit("infra/apim/apis/public.json", '"urlTemplate": "/openapi.json"', '"urlTemplate": "/generate_name"')),
     ]

@@ -68,10 +68,31 @@ def event(state: dict[str, Any], what: str) -> None:
     })
 
 
+def listed(state: dict[str, Any], collection: str, args: list[str]) -> None:
+    """`az ... list --query "length([?name=='NAME'])"`: how many of the collection carry that name."""
+    match = re.fullmatch(r"length\(\[\?name=='([^']+)'\]\)", option(args, "--query") or "")
+    if not match:
+        fail(f"az {' '.join(args)}: only length([?name=='...']) queries are modelled")
+    print(1 if match.group(1) in state.get(collection, []) else 0)
+
+
 def az(state: dict[str, Any], args: list[str]) -> None:
+    if args[:2] == ["account", "show"] and option(args, "--query") == "user.type":
+        print(state["account_type"])
+        return
+    for prefix, collection in ((["keyvault", "list"], "vaults"), (["keyvault", "list-deleted"], "deleted_vaults"),
+                               (["apim", "list"], "apims"), (["apim", "deletedservice", "list"], "deleted_apims")):
+        if args[:len(prefix)] == prefix and args[len(prefix)].startswith("-"):
+            listed(state, collection, args)
+            return
+    if args[:4] == ["network", "dns", "zone", "show"]:
+        return
     if args[:2] == ["keyvault", "secret"]:
-        name, versions = option(args, "--name"), None
+        name = option(args, "--name")
         versions = state["vault"].get(name)
+        if state.get("secret_error"):
+            print(state["secret_error"], file=sys.stderr)
+            sys.exit(1)
         if args[2] == "show":
             if not versions:
                 print(f"ERROR: (SecretNotFound) A secret with (name/id) {name} was not found in this key vault.", file=sys.stderr)
