@@ -22,6 +22,8 @@ Each function takes check_infra's Report (problem/note/summary) and is one PASS/
                    accepts only the new key, and no key is ever an argument or printed
   preprovision     infra/hooks/preprovision.sh against the same stand-ins: the principal type, only
                    SecretNotFound means "absent", soft-deleted names and firewall refusals stop
+  certificate-state  infra/hooks/postdeploy.sh against the same stand-ins: a certificate that is not
+                   ready is a resumable state (exit 0, what it waits for, the command to run later)
 
 The selftest cases breaking each of them are SELFTEST_CASES below (tests/infra/selftest.py).
 """
@@ -527,6 +529,50 @@ def preprovision(report: Report) -> None:
                       "only SecretNotFound means absent, soft-deleted vault/API Management and firewall refusals stop with what to run")
 
 
+# --- postdeploy's certificate state -----------------------------------------------------------------
+
+
+def certificate_state(report: Report) -> None:
+    """postdeploy.sh with a certificate that is not ready (a resumable state) and with one that is."""
+    import tempfile
+
+    runs = {}
+    for ready in (False, True):
+        with tempfile.TemporaryDirectory(prefix="postdeploy-") as temp:
+            root, state_path, environment = _fake_cloud(Path(temp))
+            keys = [secrets.token_hex(32), secrets.token_hex(32)]
+            state = {"env": {}, "vault": {"backend-key": [keys[0]], "docs-backend-key": [keys[1]]}, "secret": None,
+                     "serving": [], "annotation": None, "gateway": {"backend-key": keys[0], "docs-backend-key": keys[1]},
+                     "refreshed": {}, "events": [], "argv": [], "certificate_ready": ready}
+            state_path.write_text(json.dumps(state))
+            environment.update({
+                "AZURE_ENV_NAME": "postdeploy", "AZURE_RESOURCE_GROUP": "rg", "AZURE_AKS_CLUSTER_NAME": "aks",
+                "SPINAPP_IMAGE": "cr.example/name-api@sha256:" + "0" * 64, "AZURE_KEY_VAULT_NAME": "kv-x",
+                "BACKEND_KEY_SECRET_NAME": "backend-key", "DOCS_BACKEND_KEY_SECRET_NAME": "docs-backend-key",
+                "INGRESS_FQDN": "name-api.example.com", "INGRESS_TLS": "letsencrypt", "INGRESS_ACME_CHALLENGE": "dns01",
+                "DNS_ZONE_NAME": "example.com", "APIM_GATEWAY_URL": "https://apim.invalid", "APIM_SUBSCRIPTION_ID": "/s",
+                "CERT_WAIT_SECONDS": "0", "SMOKE_TEST": "false"})
+            run = subprocess.run(["bash", str(root / "infra/hooks/postdeploy.sh")], cwd=root, env=environment,
+                                 capture_output=True, text=True, timeout=60)
+            runs[ready] = (run, json.loads(state_path.read_text()))
+    run, state = runs[False]
+    if run.returncode != 0:
+        report.problem(f"postdeploy with a certificate not ready exited {run.returncode} (a failed deployment): {run.stderr[-300:]}")
+    for text in ("azd hooks run postdeploy", "_acme-challenge TXT record", "Issuing certificate", "challenges: pending"):
+        if text not in run.stderr:
+            report.problem(f"postdeploy with a certificate not ready does not say {text!r}")
+    if state["env"].get("INGRESS_CERTIFICATE_READY") != "false":
+        report.problem("postdeploy with a certificate not ready does not record INGRESS_CERTIFICATE_READY=false")
+    if not state["serving"]:
+        report.problem("postdeploy with a certificate not ready did not deploy the SpinApp first")
+    run, state = runs[True]
+    if run.returncode != 0 or state["env"].get("INGRESS_CERTIFICATE_READY") != "true":
+        report.problem(f"postdeploy with a ready certificate: exit {run.returncode}, "
+                       f"INGRESS_CERTIFICATE_READY={state['env'].get('INGRESS_CERTIFICATE_READY')}: {run.stderr[-300:]}")
+    report.summary = ("postdeploy.sh against the stand-ins: a certificate not ready ends the hook successfully with what it "
+                      "waits for and `azd hooks run postdeploy`; a ready one continues")
+
+
 CHECKS: dict[str, Callable[[Report], None]] = {
     "runtime-config": runtime_config,
     "spinapp-config": spinapp_config,
@@ -535,6 +581,7 @@ CHECKS: dict[str, Callable[[Report], None]] = {
     "gateway": gateway,
     "rotation": rotation,
     "preprovision": preprovision,
+    "certificate-state": certificate_state,
 }
 
 
@@ -582,6 +629,9 @@ def selftest_cases(case: Callable[..., Any], edit: Callable[..., Any]) -> list[A
         case("preprovision-always-user", "the principal type fixed to User", "preprovision", "'ServicePrincipal'",
              edit("infra/hooks/preprovision.sh", 'servicePrincipal) principal_type="ServicePrincipal"',
                   'servicePrincipal) principal_type="User"')),
+        case("certificate-not-ready-fails", "a certificate not ready failing the deployment", "certificate-state",
+             "a failed deployment",
+             edit("infra/hooks/postdeploy.sh", "MSG\n    exit 0\n", "MSG\n    exit 1\n")),
         case("gateway-public-operation", "the public API declaring /generate_name", "gateway", "outside the docs routes",
              edit("infra/apim/apis/public.json", '"urlTemplate": "/openapi.json"', '"urlTemplate": "/generate_name"')),
     ]
