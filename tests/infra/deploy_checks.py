@@ -24,6 +24,8 @@ Each function takes check_infra's Report (problem/note/summary) and is one PASS/
                    SecretNotFound means "absent", soft-deleted names and firewall refusals stop
   certificate-state  infra/hooks/postdeploy.sh against the same stand-ins: a certificate that is not
                    ready is a resumable state (exit 0, what it waits for, the command to run later)
+  registry-login   infra/hooks/predeploy.sh against the same stand-ins: the ACR token reaches
+                   `spin registry login --password-stdin` without az's trailing newline
 
 The selftest cases breaking each of them are SELFTEST_CASES below (tests/infra/selftest.py).
 """
@@ -401,7 +403,7 @@ def _fake_cloud(temp: Path) -> tuple[Path, Path, dict[str, str]]:
     root, bin_dir, state_path = temp / "repo", temp / "bin", temp / "state.json"
     shutil.copytree(INFRA, root / "infra")
     bin_dir.mkdir()
-    for tool in ("az", "azd", "kubectl", "kubelogin"):
+    for tool in ("az", "azd", "kubectl", "kubelogin", "spin"):
         wrapper = bin_dir / tool
         wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "fake_cloud.py"}" {tool} "$@"\n')
         wrapper.chmod(0o755)
@@ -573,6 +575,39 @@ def certificate_state(report: Report) -> None:
                       "waits for and `azd hooks run postdeploy`; a ready one continues")
 
 
+# --- predeploy's registry login ------------------------------------------------------------------
+
+
+def registry_login(report: Report) -> None:
+    """predeploy.sh against the stand-ins: `spin registry login --password-stdin` gets the token as
+    az issued it, without the newline `az --output tsv` appends (Spin 4.0.2 reads stdin whole and
+    does not trim it); the token is never an argument or printed; the image is pinned by digest."""
+    import tempfile
+
+    token = "eyJ" + secrets.token_urlsafe(48)
+    with tempfile.TemporaryDirectory(prefix="predeploy-") as temp:
+        root, state_path, environment = _fake_cloud(Path(temp))
+        state_path.write_text(json.dumps({"env": {}, "vault": {}, "argv": [], "events": [], "registry_token": token}))
+        environment.update({"AZURE_CONTAINER_REGISTRY_NAME": "crx", "AZURE_CONTAINER_REGISTRY_ENDPOINT": "crx.azurecr.io",
+                            "IMAGE_TAG": "test"})
+        run = subprocess.run(["bash", str(root / "infra/hooks/predeploy.sh")], cwd=root, env=environment,
+                             capture_output=True, text=True, timeout=60)
+        state = json.loads(state_path.read_text())
+    if run.returncode != 0:
+        report.problem(f"predeploy.sh exited {run.returncode}: {run.stderr.strip()[-300:]}")
+        return
+    password = state.get("registry_password")
+    if password != token:
+        shown = "the token plus " + repr(password[len(token):]) if password and password.startswith(token) else "something else"
+        report.problem(f"spin registry login --password-stdin received {shown}, not the token alone")
+    if any(token in arg for argv in state["argv"] for arg in argv) or token in run.stdout + run.stderr:
+        report.problem("the registry token appeared in a command-line argument or the output")
+    image = state["env"].get("SPINAPP_IMAGE")
+    if image != "crx.azurecr.io/name-api@sha256:" + "ab" * 32:
+        report.problem(f"SPINAPP_IMAGE is {image!r}, not the pushed digest")
+    report.summary = "predeploy.sh against the stand-ins: the registry token reaches spin on stdin without a newline, never as an argument; image pinned by digest"
+
+
 CHECKS: dict[str, Callable[[Report], None]] = {
     "runtime-config": runtime_config,
     "spinapp-config": spinapp_config,
@@ -582,6 +617,7 @@ CHECKS: dict[str, Callable[[Report], None]] = {
     "rotation": rotation,
     "preprovision": preprovision,
     "certificate-state": certificate_state,
+    "registry-login": registry_login,
 }
 
 
@@ -632,6 +668,8 @@ def selftest_cases(case: Callable[..., Any], edit: Callable[..., Any]) -> list[A
         case("certificate-not-ready-fails", "a certificate not ready failing the deployment", "certificate-state",
              "a failed deployment",
              edit("infra/hooks/postdeploy.sh", "MSG\n    exit 0\n", "MSG\n    exit 1\n")),
+        case("registry-token-newline", "az's token piped to spin with its newline", "registry-login", "the token plus '\\n'",
+             edit("infra/hooks/predeploy.sh", "printf '%s' \"$registry_token\" |", "printf '%s\\n' \"$registry_token\" |")),
         case("gateway-public-operation", "the public API declaring /generate_name", "gateway", "outside the docs routes",
              edit("infra/apim/apis/public.json", '"urlTemplate": "/openapi.json"', '"urlTemplate": "/generate_name"')),
     ]

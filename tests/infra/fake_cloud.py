@@ -1,6 +1,6 @@
-"""Stand-ins for az, azd, kubectl and kubelogin, so that deploy_checks.py's `rotation` check can run
-infra/scripts/rotate-backend-key.sh offline (no Azure, no cluster): each is this file, invoked as
-`fake_cloud.py <tool> <args...>` by a two-line wrapper on PATH.
+"""Stand-ins for az, azd, kubectl, kubelogin and spin, so that deploy_checks.py can run the hooks and
+infra/scripts/rotate-backend-key.sh offline (no Azure, no cluster, no registry): each is this file,
+invoked as `fake_cloud.py <tool> <args...>` by a two-line wrapper on PATH.
 
 They answer exactly the calls the hooks make, keep their state in the JSON file $FAKE_CLOUD_STATE
 (Key Vault secrets with versions, the azd environment, the runtime config Secret, the serving pods'
@@ -86,6 +86,9 @@ def az(state: dict[str, Any], args: list[str]) -> None:
             listed(state, collection, args)
             return
     if args[:4] == ["network", "dns", "zone", "show"]:
+        return
+    if args[:2] == ["acr", "login"] and "--expose-token" in args and option(args, "--query") == "accessToken":
+        print(state["registry_token"])  # with the newline `--output tsv` ends it with
         return
     if args[:2] == ["keyvault", "secret"]:
         name = option(args, "--name")
@@ -195,11 +198,23 @@ def azd(state: dict[str, Any], args: list[str]) -> None:
     fail("azd " + " ".join(args))
 
 
+def spin(state: dict[str, Any], args: list[str]) -> None:
+    if args[:1] == ["build"]:
+        return
+    if args[:2] == ["registry", "login"] and "--password-stdin" in args:
+        state["registry_password"] = sys.stdin.read()  # kept as read: Spin 4.0.2 does not trim it
+        return
+    if args[:2] == ["registry", "push"]:
+        print(f"Pushing app to the Registry...\nPushed with digest sha256:{'ab' * 32}")
+        return
+    fail("spin " + " ".join(args))
+
+
 def main() -> None:
     tool, args = sys.argv[1], sys.argv[2:]
     state = load()
     state["argv"].append([tool, *args])
-    {"az": az, "kubectl": kubectl, "azd": azd, "kubelogin": lambda s, a: None}[tool](state, args)
+    {"az": az, "kubectl": kubectl, "azd": azd, "spin": spin, "kubelogin": lambda s, a: None}[tool](state, args)
     save(state)
 
 
