@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -22,6 +23,9 @@ import tomllib
 from typing import Any
 
 STATE = os.environ["FAKE_CLOUD_STATE"]
+# Commands of one pipeline run at the same time: stdin is read before the state lock is taken (the
+# writer upstream may need the lock to produce it), then load-handle-save runs under the lock.
+STDIN = ""
 NAMED_VALUE_SECRETS = {"backend-key": "backend-key", "docs-backend-key": "docs-backend-key"}
 
 
@@ -109,7 +113,7 @@ def az(state: dict[str, Any], args: list[str]) -> None:
                 fail(f"az keyvault secret show --query {query}")
             return
         if args[2] == "set" and (option(args, "--file") == "/dev/stdin" or "--value" in args):
-            value = option(args, "--value") or sys.stdin.read()
+            value = option(args, "--value") or STDIN
             if not value or "\n" in value:
                 fail(f"az keyvault secret set {name}: empty value or a newline in it")
             state["vault"].setdefault(name, []).append(value)
@@ -141,7 +145,7 @@ def kubectl(state: dict[str, Any], args: list[str]) -> None:
         key, path = source.removeprefix("--from-file=").split("=", 1)
         if path != "/dev/stdin" or "--dry-run=client" not in args:
             fail("kubectl create secret: only --from-file=KEY=/dev/stdin --dry-run=client is modelled")
-        data = base64.b64encode(sys.stdin.buffer.read()).decode()
+        data = base64.b64encode(STDIN.encode()).decode()
         print(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {
             "name": args[3], "namespace": option(args, "--namespace")}, "data": {key: data}}))
         return
@@ -149,7 +153,7 @@ def kubectl(state: dict[str, Any], args: list[str]) -> None:
         if "--server-side" not in args:
             fail("kubectl apply without --server-side")
         source = option(args, "--filename")
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        text = STDIN if source == "-" else open(source, encoding="utf-8").read()
         for document in yaml.safe_load_all(text):
             if not document:
                 continue
@@ -202,7 +206,7 @@ def spin(state: dict[str, Any], args: list[str]) -> None:
     if args[:1] == ["build"]:
         return
     if args[:2] == ["registry", "login"] and "--password-stdin" in args:
-        state["registry_password"] = sys.stdin.read()  # kept as read: Spin 4.0.2 does not trim it
+        state["registry_password"] = STDIN  # kept as read: Spin 4.0.2 does not trim it
         return
     if args[:2] == ["registry", "push"]:
         print(f"Pushing app to the Registry...\nPushed with digest sha256:{'ab' * 32}")
@@ -211,11 +215,17 @@ def spin(state: dict[str, Any], args: list[str]) -> None:
 
 
 def main() -> None:
+    global STDIN
     tool, args = sys.argv[1], sys.argv[2:]
-    state = load()
-    state["argv"].append([tool, *args])
-    {"az": az, "kubectl": kubectl, "azd": azd, "spin": spin, "kubelogin": lambda s, a: None}[tool](state, args)
-    save(state)
+    reads_stdin = any("/dev/stdin" in a for a in args) or "--password-stdin" in args or option(args, "--filename") == "-"
+    if reads_stdin:
+        STDIN = sys.stdin.read()
+    with open(STATE + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = load()
+        state["argv"].append([tool, *args])
+        {"az": az, "kubectl": kubectl, "azd": azd, "spin": spin, "kubelogin": lambda s, a: None}[tool](state, args)
+        save(state)
 
 
 if __name__ == "__main__":
