@@ -5,7 +5,9 @@
 //
 // Layout: a small `system` pool tainted CriticalAddonsOnly, and an autoscaled `spin` user pool
 // labelled spin=true, the label runtime-class-manager's Shim selects to install the shim, so new
-// nodes added by the cluster autoscaler get it too.
+// nodes added by the cluster autoscaler get it too. The SpinApp's pods do not select spin=true
+// (a node has it from creation, before the shim is installed) but the label runtime-class-manager
+// sets once the shim is installed (infra/k8s/platform/runtime-class.yaml).
 
 @description('Azure region.')
 param location string
@@ -119,10 +121,10 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
       loadBalancerSku: 'standard'
       outboundType: 'loadBalancer'
     }
+    // No azurepolicy add-on: it needs the Microsoft.PolicyInsights resource provider registered and
+    // does nothing without policy assignments, which this template does not make. Assign Azure
+    // Policy for Kubernetes yourself if your organisation requires it (docs/deploy.md).
     addonProfiles: {
-      azurepolicy: {
-        enabled: true
-      }
       omsagent: {
         enabled: enableContainerInsights
         config: enableContainerInsights ? {

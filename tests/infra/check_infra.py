@@ -27,9 +27,11 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
                  (and the role table infra/built-in-roles.json),
                  and wires each API to its own policy and OpenAPI document
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
-                 values the hooks need, infra/spin/runtime-config.toml
+                 values the hooks need
+  runtime-config, spinapp-config, runtime-class, secret-handling, gateway, rotation
+                 tests/infra/deploy_checks.py (the deployment's configuration paths)
 
-What none of this can verify (it needs a real subscription) is listed in the README, "Deploy to Azure".
+What none of this can verify (it needs a real subscription) is listed in docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -615,8 +617,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
     spinapps = of_kind("SpinApp")
     if not spinapps:
         report.problem("no SpinApp under infra/k8s")
-    variables = spin_toml_variables()
-    runtime_classes = {(s.get("spec") or {}).get("runtimeClass", {}).get("name") for s in of_kind("Shim")}
     namespaces = {(n.get("metadata") or {}).get("name") for n in of_kind("Namespace")}
     for obj, _ in [(o, None) for o in spinapps]:
         spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
@@ -627,10 +627,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         if not executors:
             report.problem(f"{label}: executor {spec.get('executor')!r} has no SpinAppExecutor in namespace {ns(obj)} "
                            "(the operator's webhook looks it up there)")
-        for executor in executors:
-            runtime_class = ((executor.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName")
-            if runtime_class not in runtime_classes:
-                report.problem(f"{label}: executor runtimeClassName {runtime_class!r} is not created by any Shim ({sorted(runtime_classes)})")
         if spec.get("enableAutoscaling"):
             if "replicas" in spec:
                 report.problem(f"{label}: replicas with enableAutoscaling: the operator's webhook rejects it; "
@@ -656,21 +652,7 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         for probe in ("liveness", "readiness"):
             if probe not in checks:
                 report.problem(f"{label}: checks.{probe} is missing")
-        bound = {}
-        for variable in spec.get("variables") or []:
-            bound[variable.get("name")] = variable
-            if variable.get("name") not in variables:
-                report.problem(f"{label}: variable {variable.get('name')!r} is not declared in spin.toml")
-        for var_name, declaration in variables.items():
-            if var_name not in bound:
-                report.problem(f"{label}: spin.toml variable {var_name} is not set")
-                continue
-            if declaration.get("secret") and "secretKeyRef" not in (bound[var_name].get("valueFrom") or {}):
-                report.problem(f"{label}: secret variable {var_name} must come from valueFrom.secretKeyRef, never a value")
-        production = {"api_base": "/api", "require_backend_key": "true"}
-        for var_name, expected in production.items():
-            if var_name in bound and bound[var_name].get("value") != expected:
-                report.problem(f"{label}: {var_name} must be {expected!r} in production, not {bound[var_name].get('value')!r}")
+        # Variables and the runtime configuration: deploy_checks.py (spinapp-config, runtime-config).
         selector = {"core.spinkube.dev/app-name": name}
         for kind in ("PodDisruptionBudget", "NetworkPolicy"):
             for item in of_kind(kind):
@@ -876,7 +858,6 @@ def declarations(report: Report) -> None:
 # ---------------------------------------------------------------------------------------------
 
 AZD_BUILTINS = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID", "AZURE_PRINCIPAL_ID"}
-AKV_PROVIDER_KEYS = {"type", "vault_url", "client_id", "client_secret", "tenant_id", "authority_host"}
 
 
 @check("azd")
@@ -894,6 +875,11 @@ def azd(report: Report) -> None:
         for platform, config in hook.items():
             script = ROOT / config["run"]
             hook_scripts.append(script)
+            if platform == "windows":
+                # deploy_checks.py (gateway) checks that each hook has one; here: it exists and is pwsh.
+                if config.get("shell") != "pwsh" or not script.is_file() or script.suffix != ".ps1":
+                    report.problem(f"azure.yaml {event}/windows: run a PowerShell script that exists (shell: pwsh)")
+                continue
             if not script.is_file():
                 report.problem(f"azure.yaml {event}/{platform}: {config['run']} does not exist")
             elif not os.access(script, os.X_OK):
@@ -950,22 +936,18 @@ def azd(report: Report) -> None:
         if run.returncode not in (0, 1):
             report.problem(f"shellcheck failed to run: {run.stderr.strip()}")
 
-    config = tomllib.loads((INFRA / "spin" / "runtime-config.toml").read_text(encoding="utf-8"))
-    providers = config.get("variables_provider") or config.get("config_provider") or []
-    for provider in providers:
-        unknown = set(provider) - AKV_PROVIDER_KEYS
-        if provider.get("type") != "azure_key_vault" or "vault_url" not in provider or unknown:
-            report.problem(f"infra/spin/runtime-config.toml: provider {provider} is not an azure_key_vault provider "
-                           f"with vault_url (unknown keys: {sorted(unknown)})")
-    if not providers:
-        report.problem("infra/spin/runtime-config.toml declares no variables provider")
     report.summary = (
         f"azure.yaml with {len(hook_scripts)} hooks, {len(mapped)} mapped parameters, {len(needed)} environment values "
-        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean, runtime-config.toml keys known"
+        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean"
     )
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+import deploy_checks  # noqa: E402 (registers its checks after this module's own)
+
+CHECKS.update(deploy_checks.CHECKS)
 
 
 def main() -> int:

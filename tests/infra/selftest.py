@@ -176,7 +176,7 @@ CASES = [
          edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n",
               "    adminUserEnabled: false\n    adminPassword: 'P4ssw0rd-in-the-file'\n")),
     Case("backend-http", "the API Management backend over plain http", "checkov", "CKV_NAMEAPI_3",
-         edit("infra/modules/apim.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
+         edit("infra/modules/apim-gateway.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
     Case("api-without-subscription", "the api API without a subscription", "checkov", "CKV_NAMEAPI_4",
          edit("infra/apim/apis/api.json", '"subscriptionRequired": true', '"subscriptionRequired": false')),
     Case("checkov-unjustified-skip", "a checkov skip without a reason", "checkov", "without a reason",
@@ -195,10 +195,6 @@ CASES = [
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  minReplicas: 2\n")),
     Case("spinapp-replicas-and-autoscaling", "replicas next to enableAutoscaling", "kubernetes", "webhook rejects",
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  replicas: 2\n")),
-    Case("spinapp-secret-as-value", "backend_key as a plain value", "kubernetes", "secretKeyRef",
-         edit("infra/k8s/app/spinapp.yaml",
-              "      valueFrom:\n        secretKeyRef:\n          name: name-api-backend-key\n          key: backend_key\n",
-              "      value: not-from-a-secret\n")),
     Case("hpa-one-replica", "an HPA that allows a single replica", "kubernetes", "minReplicas 1 < 2",
          edit("infra/k8s/app/hpa.yaml", "minReplicas: 2", "minReplicas: 1")),
     Case("ingress-bad-field", "an Ingress field Kubernetes does not have", "kubernetes", "Kubernetes 1.31.0",
@@ -329,6 +325,12 @@ CASES = [
          edit("infra/built-in-roles.json", '"AcrPull":', '"AcrPuller":')),
 ]
 CASES += list(misspelling_cases())
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import deploy_checks  # noqa: E402 (its checks' breakages, kept beside the checks)
+
+CASES += deploy_checks.selftest_cases(Case, edit)
 
 
 def run_check(check: str, breakage: Callable[[Path], None] | None) -> tuple[int, str]:
