@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("azure.yaml", "spin.toml", "infra", "tests/infra", "static-docs/openapi.json",
+COPIED = (".gitignore", "azure.yaml", "spin.toml", "infra", "tests/infra", "static-docs/openapi.json",
           "tools/apim-emulator/src/declarations.rs", "tools/apim-emulator/src/policy.rs")
 
 
@@ -254,10 +254,9 @@ CASES = [
     Case("module-wiring-openapi", "the public API module importing the OpenAPI document", "declarations",
          "module publicApi: openApiDocument is 'static-docs/openapi.json', infra/apim/apis/public.json says None",
          edit_re("infra/main.bicep", r"^(module publicApi [\s\S]*?openApiDocument: )''", r"\1openApiDocument")),
-    Case("module-wiring-named-values", "the APIM module given another file as its named values", "declarations",
-         "module apim: namedValueDeclarations is not loaded from infra/apim/named-values.json",
-         edit_re("infra/main.bicep", r"^(module apim [\s\S]*?namedValueDeclarations: )namedValueDeclarations",
-                 r"\1apiDeclaration")),
+    Case("module-wiring-named-values", "the gateway module given another file as its named values", "declarations",
+         "namedValueDeclarations is not loaded from infra/apim/named-values.json",
+         edit_re("infra/main.bicep", r"^(    namedValueDeclarations: )namedValueDeclarations$", r"\1apiDeclaration")),
     Case("apim-resources-none", "no API Management resource", "declarations", "no API Management resource under infra/",
          every_file("infra/**/*.bicep", "'Microsoft.ApiManagement/", "'Microsoft.ApiManagment/")),
     Case("templates-none", "no templated manifest", "templates", "no templated file under infra/k8s or infra/helm",
