@@ -130,6 +130,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
     let production_vars = [
         ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
+        // One value for both credentials: the bench measures speed, not least privilege.
+        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", BACKEND_KEY),
         ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
         ("SPIN_VARIABLE_API_BASE", "/api"),
     ];
@@ -184,7 +186,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                     .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
                     .env(
                         "APIM_EMULATOR_NAMED_VALUES",
-                        format!("backend-key={BACKEND_KEY},rate-limit-calls=100000000"),
+                        format!("backend-key={BACKEND_KEY},docs-backend-key={BACKEND_KEY},rate-limit-calls=100000000"),
                     )
                     .env("APIM_EMULATOR_ROOT", root())
                     .stdout(Stdio::from(

@@ -3,10 +3,11 @@
 //! injecting that key, enforcing subscription keys, running the policies from `infra/`.
 //!
 //! The host is `spin up` when Spin is installed, otherwise `wasmtime serve` with the
-//! composed component (same component, variables from the environment). The backend key
-//! and the subscription key are generated for each run, or read from a git-ignored `.env`
-//! (`SPIN_VARIABLE_BACKEND_KEY=...`, `APIM_SUBSCRIPTION_KEY=...`). The subscription key is
-//! printed (you need it for Authorize); the backend key never is.
+//! composed component (same component, variables from the environment). The two backend
+//! keys (the `api` API's and the public docs API's) and the subscription key are generated
+//! for each run, or read from a git-ignored `.env` (`SPIN_VARIABLE_BACKEND_KEY=...`,
+//! `SPIN_VARIABLE_DOCS_BACKEND_KEY=...`, `APIM_SUBSCRIPTION_KEY=...`). The subscription key
+//! is printed (you need it for Authorize); the backend keys never are.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -41,6 +42,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         .get("SPIN_VARIABLE_BACKEND_KEY")
         .cloned()
         .unwrap_or_else(random_key);
+    let docs_backend_key = env_file
+        .get("SPIN_VARIABLE_DOCS_BACKEND_KEY")
+        .cloned()
+        .unwrap_or_else(random_key);
     let subscription_key = env_file
         .get("APIM_SUBSCRIPTION_KEY")
         .cloned()
@@ -57,6 +62,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     // Production configuration, set through Spin variables as SpinKube would.
     let variables = [
         ("SPIN_VARIABLE_BACKEND_KEY", backend_key.as_str()),
+        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", docs_backend_key.as_str()),
         ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
         ("SPIN_VARIABLE_API_BASE", "/api"),
     ];
@@ -86,7 +92,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", &subscription_key)
             .env(
                 "APIM_EMULATOR_NAMED_VALUES",
-                format!("backend-key={backend_key}"),
+                format!("backend-key={backend_key},docs-backend-key={docs_backend_key}"),
             )
             .env("APIM_EMULATOR_ROOT", root())
             .spawn()

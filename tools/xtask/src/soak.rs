@@ -44,6 +44,8 @@ fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16))
     let composed = root().join("target/name_api.composed.wasm");
     let vars = [
         ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
+        // One value for both credentials: the soak measures stability, not least privilege.
+        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", BACKEND_KEY),
         ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
         ("SPIN_VARIABLE_API_BASE", "/api"),
     ];
@@ -69,7 +71,7 @@ fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16))
             .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
             .env(
                 "APIM_EMULATOR_NAMED_VALUES",
-                format!("backend-key={BACKEND_KEY},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}"),
+                format!("backend-key={BACKEND_KEY},docs-backend-key={BACKEND_KEY},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}"),
             )
             .env("APIM_EMULATOR_ROOT", root())
             .stdin(Stdio::null())
