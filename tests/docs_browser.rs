@@ -3,11 +3,11 @@
 //! "Authorize" takes a subscription key, "Try it out" returns a name. Screenshots are
 //! saved in `tests/artifacts/`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::{artifacts_dir, repo_root, Host};
+use crate::common::{artifacts_dir, repo_root, Host};
 
 fn run_docs_script(url: &str, screenshot: &str, extra: &[&str]) {
     let shot = artifacts_dir().join(screenshot);

@@ -2,11 +2,11 @@
 //! component on `wasmtime serve`, or in front of a recording backend where what reaches the
 //! backend must be observed. Real processes, real HTTP on loopback.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{get, send, Emulator, Host, RecordingBackend};
+use crate::common::{get, send, Emulator, Host, RecordingBackend};
 
 const PRIMARY: &str = "primary-subscription-key-7c1d";
 const SECONDARY: &str = "secondary-subscription-key-93ab";

@@ -1,10 +1,10 @@
 //! SPEC section 2 and 4 over real HTTP: the real component on `wasmtime serve`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 
-use common::{get, raw, send, Host};
+use crate::common::{get, raw, send, Host};
 use name_api::names::NAMES;
 
 const KEY: &str = "test-backend-key-5f1e8c0d9b7a4e2f";

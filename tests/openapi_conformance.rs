@@ -2,12 +2,12 @@
 //! valid 3.0, and `schemathesis` (property-based, all checks) finds no difference between
 //! the document and the running component. Tools come from `.venv/` (cargo xtask setup).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{artifacts_dir, repo_root, Host};
+use crate::common::{artifacts_dir, repo_root, Host};
 
 fn venv_bin(tool: &str) -> PathBuf {
     let bin = std::env::var_os("NAME_API_VENV_BIN")

@@ -1,13 +1,13 @@
 //! Bypass attempts against the gateway and the component (README, "Security"), and fault
 //! injection behind the gateway. Every row of the README's table is one assertion here.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{get, raw, send, Emulator, Host, RecordingBackend};
+use crate::common::{get, raw, send, Emulator, Host, RecordingBackend};
 
 const KEY: &str = "security-subscription-key-41aa";
 const OTHER: &str = "security-subscription-key-2-9c0d";

@@ -6,8 +6,6 @@
 //! environment (never on the command line). The host's output goes to a log file that
 //! tests can read, e.g. to prove no secret is logged. Dropping the host kills it.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -353,7 +351,6 @@ impl Drop for Emulator {
 /// What a [`RecordingBackend`] saw of one request.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
 }
@@ -393,11 +390,8 @@ impl RecordingBackend {
                         if reader.read_line(&mut line).unwrap_or(0) == 0 {
                             return;
                         }
-                        let mut parts = line.split_whitespace();
-                        let (method, target) = (
-                            parts.next().unwrap_or("").to_owned(),
-                            parts.next().unwrap_or("").to_owned(),
-                        );
+                        // `METHOD TARGET VERSION`
+                        let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
                         let mut headers = Vec::new();
                         loop {
                             let mut header = String::new();
@@ -411,7 +405,6 @@ impl RecordingBackend {
                             }
                         }
                         record.lock().unwrap().push(Seen {
-                            method,
                             target: target.clone(),
                             headers,
                         });
