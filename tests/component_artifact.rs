@@ -32,67 +32,53 @@ fn interfaces(bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
     (imports, exports)
 }
 
+/// The component's imports, exactly as the README ("Hosts and portability") lists them:
+/// no outbound HTTP, no file system, no clocks, nothing of `wasi:http@0.3`.
+const IMPORTS: [&str; 17] = [
+    "fermyon:spin/variables@2.0.0",
+    "wasi:cli/environment@0.2.6",
+    "wasi:cli/exit@0.2.6",
+    "wasi:cli/stdin@0.2.6",
+    "wasi:cli/stdout@0.2.6",
+    "wasi:cli/stderr@0.2.6",
+    "wasi:cli/terminal-input@0.2.6",
+    "wasi:cli/terminal-output@0.2.6",
+    "wasi:cli/terminal-stdin@0.2.6",
+    "wasi:cli/terminal-stdout@0.2.6",
+    "wasi:cli/terminal-stderr@0.2.6",
+    "wasi:http/types@0.2.6",
+    "wasi:io/error@0.2.6",
+    "wasi:io/poll@0.2.6",
+    "wasi:io/streams@0.2.6",
+    "wasi:random/insecure-seed@0.2.6",
+    "wasi:random/random@0.2.6",
+];
+
 #[test]
-fn component_targets_wasi_http_0_2_and_spin_variables_only() {
+fn component_imports_exactly_what_the_readme_lists() {
     let bytes = std::fs::read(common::component_wasm()).unwrap();
     let (imports, exports) = interfaces(&bytes);
-    assert!(
-        exports.contains("wasi:http/incoming-handler@0.2.0"),
-        "{exports:?}"
+    let expected: BTreeSet<String> = IMPORTS.iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        imports, expected,
+        "every host must provide what the component imports; update the README's list"
     );
-    assert!(
-        imports.contains("fermyon:spin/variables@2.0.0"),
-        "{imports:?}"
+    assert_eq!(
+        exports,
+        BTreeSet::from(["wasi:http/incoming-handler@0.2.0".to_owned()])
     );
-    assert!(
-        imports
-            .iter()
-            .any(|i| i.starts_with("wasi:http/types@0.2.")),
-        "{imports:?}"
-    );
-    for import in &imports {
-        assert!(
-            import.starts_with("wasi:") && import.contains("@0.2.")
-                || import == "fermyon:spin/variables@2.0.0",
-            "unexpected import {import}: every host must provide what the component imports"
-        );
-        assert!(
-            !import.starts_with("wasi:http/outgoing-handler"),
-            "no outbound HTTP"
-        );
-        assert!(
-            !import.contains("@0.3"),
-            "wasi:http@0.3 is not portable yet: {import}"
-        );
-    }
 }
 
 #[test]
 fn composition_removes_only_the_variables_import() {
     let component = interfaces(&std::fs::read(common::component_wasm()).unwrap());
     let composed = interfaces(&std::fs::read(common::composed_wasm()).unwrap());
-    assert!(
-        composed.0.iter().all(|i| i.starts_with("wasi:")),
-        "{:?}",
-        composed.0
-    );
-    assert!(
-        composed.0.contains("wasi:cli/environment@0.2.0")
-            || composed
-                .0
-                .iter()
-                .any(|i| i.starts_with("wasi:cli/environment"))
-    );
+    let mut expected = component.0.clone();
+    assert!(expected.remove("fermyon:spin/variables@2.0.0"));
+    // The plug reads the environment, which the component's std already imports.
+    assert!(expected.contains("wasi:cli/environment@0.2.6"));
+    assert_eq!(composed.0, expected, "the same WASI imports, nothing else");
     assert_eq!(composed.1, component.1, "same exports");
-    let component_wasi: BTreeSet<_> = component
-        .0
-        .iter()
-        .filter(|i| i.starts_with("wasi:"))
-        .collect();
-    assert!(
-        component_wasi.iter().all(|i| composed.0.contains(*i)),
-        "all WASI imports kept"
-    );
 }
 
 #[test]

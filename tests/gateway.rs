@@ -13,8 +13,8 @@ const SECONDARY: &str = "secondary-subscription-key-93ab";
 const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
 
 // APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
-const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
-const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
+pub(crate) const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
+pub(crate) const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
 /// The production shape: component requiring its key, emulator injecting it.

@@ -223,18 +223,57 @@ pub fn get(url: &str) -> Reply {
 }
 
 /// Send raw bytes and return the raw response (for requests a client library would
-/// normalise or refuse to send).
+/// normalise or refuse to send). The request must ask for `Connection: close`. Fails on a
+/// timeout or when the connection ends without a reply: a server that hangs or drops the
+/// connection has not answered.
 pub fn raw(base: &str, request: &[u8]) -> String {
-    use std::io::Write;
+    use std::io::{ErrorKind, Write};
     let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
+    // A server may answer an oversized head and close before reading all of it; the
+    // failed write is not the result, the reply is.
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "{addr}: no complete reply within {RAW_TIMEOUT:?} ({} bytes so far)",
+                    reply.len()
+                )
+            }
+            // A reset after the answer (the server closed with our bytes unread).
+            Err(_) if !reply.is_empty() => break,
+            Err(e) => panic!("{addr}: connection failed before any reply: {e}"),
+        }
+    }
+    assert!(
+        !reply.is_empty(),
+        "{addr}: connection closed without a reply"
+    );
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+const RAW_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The first line of a raw response, e.g. `HTTP/1.1 404 Not Found`.
+pub fn status_line(response: &str) -> &str {
+    response.lines().next().unwrap_or("")
+}
+
+/// Fails if any of `secrets` appears in any of `logs` (README, "Security": no key is
+/// ever logged).
+pub fn assert_not_logged(logs: &[(&str, String)], secrets: &[&str]) {
+    for (name, log) in logs {
+        for secret in secrets {
+            assert!(!secret.is_empty(), "an empty secret proves nothing");
+            assert!(!log.contains(secret), "a key appears in the {name} log");
+        }
+    }
 }
 
 /// The emulator binary (`cargo xtask test` builds it and sets `APIM_EMULATOR`).
