@@ -65,6 +65,7 @@ fn gateway() -> (Host, common::Emulator) {
     let backend_key = "browser-gateway-backend-key-1d9c";
     let host = Host::start(&[
         ("backend_key", backend_key),
+        ("docs_backend_key", "browser-gateway-docs-backend-key-93fe"),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);
