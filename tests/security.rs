@@ -1,5 +1,5 @@
-//! Bypass attempts against the gateway and the component (README, "Security"), and fault
-//! injection behind the gateway. Every row of the README's table is one assertion here.
+//! Bypass attempts against the gateway and the component (docs/security.md), and fault
+//! injection behind the gateway. Every row of that page's table is one assertion here.
 
 mod common;
 
