@@ -57,11 +57,13 @@ fn docs_show_an_unmatched_filter_as_a_404_problem() {
 
 const GATEWAY_KEY: &str = "browser-subscription-key-5a2e";
 const BACKEND_KEY: &str = "browser-gateway-backend-key-1d9c";
+const DOCS_BACKEND_KEY: &str = "browser-gateway-docs-backend-key-93fe";
 
 /// The production shape: component requiring its backend key, emulator in front.
 fn gateway() -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
+        ("docs_backend_key", DOCS_BACKEND_KEY),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);
@@ -73,7 +75,7 @@ fn gateway() -> (Host, Emulator) {
 fn assert_no_key_logged(host: &Host, gw: &Emulator) {
     assert_not_logged(
         &[("host", host.log_text()), ("emulator", gw.log_text())],
-        &[GATEWAY_KEY, BACKEND_KEY],
+        &[GATEWAY_KEY, BACKEND_KEY, DOCS_BACKEND_KEY],
     );
 }
 

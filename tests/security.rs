@@ -1,5 +1,5 @@
-//! Bypass attempts against the gateway and the component (README, "Security"), and fault
-//! injection behind the gateway. Every row of the README's table is one assertion here.
+//! Bypass attempts against the gateway and the component (docs/security.md), and fault
+//! injection behind the gateway. Every row of that page's table is one assertion here.
 
 use crate::common;
 
@@ -15,10 +15,12 @@ use crate::gateway::{INVALID, MISSING};
 const KEY: &str = "security-subscription-key-41aa";
 const OTHER: &str = "security-subscription-key-2-9c0d";
 const BACKEND_KEY: &str = "security-backend-key-e07b55";
+const DOCS_BACKEND_KEY: &str = "security-docs-backend-key-5d13a0";
 
 fn stack() -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
+        ("docs_backend_key", DOCS_BACKEND_KEY),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);
@@ -30,7 +32,7 @@ fn stack() -> (Host, Emulator) {
 fn assert_no_key_logged(host: &Host, gw: &Emulator) {
     assert_not_logged(
         &[("host", host.log_text()), ("emulator", gw.log_text())],
-        &[KEY, OTHER, BACKEND_KEY],
+        &[KEY, OTHER, BACKEND_KEY, DOCS_BACKEND_KEY],
     );
 }
 
@@ -346,5 +348,173 @@ fn the_component_restarts_cleanly_and_the_gateway_recovers() {
             ("emulator", gw.log_text()),
         ],
         &[KEY, BACKEND_KEY],
+    );
+}
+
+/// Least privilege at the component (SPEC section 4, issue 9 item 4): on the real host,
+/// each credential (current and next, of each API) on each kind of path, including dot
+/// segments and encoded separators sent raw so no client normalises them. The docs
+/// credential never reaches a name, whatever the path spells.
+#[test]
+fn each_credential_reaches_only_its_routes_at_the_component() {
+    const API: &str = "security-api-credential-a1b2c3";
+    const API_NEXT: &str = "security-api-credential-next-d4e5f6";
+    const DOCS: &str = "security-docs-credential-0a9b8c";
+    const DOCS_NEXT: &str = "security-docs-credential-next-7d6e5f";
+    let host = Host::start(&[
+        ("backend_key", API),
+        ("backend_key_next", API_NEXT),
+        ("docs_backend_key", DOCS),
+        ("docs_backend_key_next", DOCS_NEXT),
+        ("require_backend_key", "true"),
+    ]);
+    // (path, status with an api credential, status with a docs credential)
+    let table = [
+        ("/generate_name", "200 OK", "401 Unauthorized"),
+        ("/generate_name?starts_with=a", "200 OK", "401 Unauthorized"),
+        ("/openapi.json", "200 OK", "200 OK"),
+        ("/docs", "200 OK", "200 OK"),
+        ("/docs/swagger-ui.css", "200 OK", "200 OK"),
+        ("/docs/", "307 Temporary Redirect", "307 Temporary Redirect"),
+        ("/", "307 Temporary Redirect", "307 Temporary Redirect"),
+        ("/nope", "404 Not Found", "401 Unauthorized"),
+        (
+            "/docs/%2e%2e/generate_name",
+            "404 Not Found",
+            "404 Not Found",
+        ),
+        (
+            "/docs/%2E%2E/generate_name",
+            "404 Not Found",
+            "404 Not Found",
+        ),
+        ("/docs/../generate_name", "404 Not Found", "404 Not Found"),
+        ("/docs/./../generate_name", "404 Not Found", "404 Not Found"),
+        ("/docs/..%2fgenerate_name", "404 Not Found", "404 Not Found"),
+        (
+            "/docs/%2e%2e%2fgenerate_name",
+            "404 Not Found",
+            "404 Not Found",
+        ),
+        (
+            "/docs%2f..%2fgenerate_name",
+            "404 Not Found",
+            "401 Unauthorized",
+        ),
+        ("/docs/..\\generate_name", "404 Not Found", "404 Not Found"),
+        (
+            "/openapi.json/../generate_name",
+            "404 Not Found",
+            "401 Unauthorized",
+        ),
+        ("/./generate_name", "404 Not Found", "401 Unauthorized"),
+        ("/generate%5Fname", "404 Not Found", "401 Unauthorized"),
+    ];
+    let request = |path: &str, key: Option<&str>| {
+        let header = key
+            .map(|k| format!("x-backend-key: {k}\r\n"))
+            .unwrap_or_default();
+        raw(
+            &host.base,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    for (path, with_api, with_docs) in table {
+        for (key, expected) in [
+            (API, with_api),
+            (API_NEXT, with_api),
+            (DOCS, with_docs),
+            (DOCS_NEXT, with_docs),
+        ] {
+            let response = request(path, Some(key));
+            assert_eq!(
+                status_line(&response),
+                format!("HTTP/1.1 {expected}"),
+                "{key} on {path}: {response}"
+            );
+            assert!(
+                !response.contains("\"name\""),
+                "{key} on {path} returned a name"
+            );
+        }
+        for key in [None, Some("wrong"), Some(&API[..API.len() - 1])] {
+            let response = request(path, key);
+            assert_eq!(
+                status_line(&response),
+                "HTTP/1.1 401 Unauthorized",
+                "{key:?} on {path}"
+            );
+        }
+    }
+    // With a credential, a name is really served (the 200s above are names, not docs).
+    let named = send(
+        "GET",
+        &host.url("/generate_name"),
+        &[("x-backend-key", DOCS)],
+    );
+    assert_eq!(named.status, 401);
+    let named = send(
+        "GET",
+        &host.url("/generate_name"),
+        &[("x-backend-key", API_NEXT)],
+    );
+    assert!(named.json()["name"].is_string());
+    assert_not_logged(
+        &[("host", host.log_text())],
+        &[API, API_NEXT, DOCS, DOCS_NEXT],
+    );
+}
+
+/// Production with one credential missing fails closed (503, reason logged by name) on
+/// the routes that need it, and only there.
+#[test]
+fn production_fails_closed_per_scope_where_its_credential_is_empty() {
+    let docs_only = Host::start(&[
+        ("docs_backend_key", DOCS_BACKEND_KEY),
+        ("require_backend_key", "true"),
+    ]);
+    let with_docs = |path: &str| {
+        send(
+            "GET",
+            &docs_only.url(path),
+            &[("x-backend-key", DOCS_BACKEND_KEY)],
+        )
+    };
+    assert_eq!(with_docs("/docs").status, 200);
+    assert_eq!(with_docs("/openapi.json").status, 200);
+    let refused = with_docs("/generate_name");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["status"], 503);
+    assert!(docs_only
+        .log_text()
+        .contains("require_backend_key is true but backend_key is empty"));
+
+    let api_only = Host::start(&[
+        ("backend_key", BACKEND_KEY),
+        ("require_backend_key", "true"),
+    ]);
+    let with_api = |path: &str| {
+        send(
+            "GET",
+            &api_only.url(path),
+            &[("x-backend-key", BACKEND_KEY)],
+        )
+    };
+    assert_eq!(with_api("/generate_name").status, 200);
+    for path in ["/docs", "/openapi.json", "/"] {
+        let reply = with_api(path);
+        assert_eq!(reply.status, 503, "{path}");
+        assert_eq!(reply.json()["status"], 503, "{path}");
+    }
+    assert!(api_only
+        .log_text()
+        .contains("require_backend_key is true but docs_backend_key is empty"));
+    assert_not_logged(
+        &[
+            ("docs-only host", docs_only.log_text()),
+            ("api-only host", api_only.log_text()),
+        ],
+        &[BACKEND_KEY, DOCS_BACKEND_KEY],
     );
 }

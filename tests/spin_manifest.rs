@@ -8,8 +8,19 @@ fn spin_manifest_declares_what_the_code_reads_with_the_same_defaults() {
     let manifest: toml::Table = text.parse().unwrap();
     assert_eq!(manifest["spin_manifest_version"].as_integer(), Some(2));
     let variables = manifest["variables"].as_table().unwrap();
+    let mut declared_names: Vec<&str> = variables.keys().map(String::as_str).collect();
+    declared_names.sort_unstable();
+    let mut read_names = config::ALL.to_vec();
+    read_names.sort_unstable();
+    assert_eq!(
+        declared_names, read_names,
+        "declared = read by the component"
+    );
     for (name, default, secret) in [
         (config::BACKEND_KEY, "", true),
+        (config::BACKEND_KEY_NEXT, "", true),
+        (config::DOCS_BACKEND_KEY, "", true),
+        (config::DOCS_BACKEND_KEY_NEXT, "", true),
         (config::API_BASE, config::DEFAULT_API_BASE, false),
         (config::REQUIRE_BACKEND_KEY, "false", false),
     ] {

@@ -19,7 +19,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 require_tools() {
   local tool
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH (see README, \"Deploy to Azure\", prerequisites)"
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not on PATH (see docs/deploy.md, prerequisites)"
   done
 }
 

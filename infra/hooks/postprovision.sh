@@ -10,7 +10,7 @@
 #   traefik                ingress controller on the static public IP of ingress-ip.bicep
 #   issuers, namespace     cert-manager ClusterIssuers, the app namespace and its SpinAppExecutor
 #
-# Versions are pinned here; upgrade them together (see README, "Deploy to Azure").
+# Versions are pinned here; upgrade them together (see docs/deploy.md).
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

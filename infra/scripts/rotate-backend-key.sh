@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rotates the backend key (README, "Rotate the backend key"):
+# Rotates the backend key (docs/deploy.md, "Rotate the backend key"):
 #
 #   1. a new random value becomes a new version of the Key Vault secret;
 #   2. the Kubernetes Secret is updated and the SpinApp's pods roll (their annotation carries the

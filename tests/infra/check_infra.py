@@ -23,7 +23,7 @@ Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; ex
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
                  values the hooks need, infra/spin/runtime-config.toml
 
-What none of this can verify (it needs a real subscription) is listed in the README, "Deploy to Azure".
+What none of this can verify (it needs a real subscription) is listed in docs/deploy.md.
 """
 
 from __future__ import annotations

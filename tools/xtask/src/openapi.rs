@@ -10,6 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 use name_api::contract::*;
+use name_api::names::NAMES;
 use name_api::problem::{Problem, Rule};
 use name_api::router::NameBody;
 use serde_json::{json, Value};
@@ -19,6 +20,92 @@ use crate::paths::openapi_json;
 /// APIM's error body, for the 401 and 429 the gateway answers with.
 fn gateway_error(status: u16, message: &str) -> Value {
     json!({ "statusCode": status, "message": message })
+}
+
+/// Every problem the component answers with, one per variant, `NoMatch` with the longest
+/// `starts_with` (so the longest detail). The `match` stops compiling when a variant is
+/// added: add it to the list too.
+fn every_problem() -> Vec<Problem> {
+    let mut all = vec![
+        Problem::NotFound,
+        Problem::NoMatch {
+            starts_with: "x".repeat(STARTS_WITH_MAX_CHARS),
+        },
+        Problem::MethodNotAllowed,
+        Problem::Unauthorized,
+        Problem::Misconfigured,
+    ];
+    all.extend(Rule::ALL.map(Problem::InvalidParameter));
+    for problem in &all {
+        match problem {
+            Problem::NotFound
+            | Problem::NoMatch { .. }
+            | Problem::MethodNotAllowed
+            | Problem::InvalidParameter(_)
+            | Problem::Unauthorized
+            | Problem::Misconfigured => {}
+        }
+    }
+    all
+}
+
+/// The values without repeats, in first-seen order.
+fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for value in values {
+        if !seen.contains(&value) {
+            seen.push(value);
+        }
+    }
+    seen
+}
+
+/// Names of the headers the gateway adds to every answer it forwards on the `api` API: its
+/// `rate-limit` policy's (`total-calls-header-name` and `remaining-calls-header-name` in
+/// `infra/apim/policies/api.xml`; Microsoft Learn, "Limit call rate by subscription") and,
+/// for cross-origin requests, its `cors` policy's. Declared once under
+/// `components/headers`; none is sent when the component is called directly, so none is
+/// required.
+const GATEWAY_HEADERS: [&str; 3] = [
+    RATE_LIMIT_LIMIT_HEADER,
+    RATE_LIMIT_REMAINING_HEADER,
+    "Access-Control-Allow-Origin",
+];
+
+/// `components/headers`: the definitions `GATEWAY_HEADERS` name.
+fn gateway_header_definitions() -> Value {
+    let count = |description: &str| {
+        json!({
+            "description": description,
+            "required": false,
+            "schema": { "type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX }
+        })
+    };
+    let [limit, remaining, allow_origin] = GATEWAY_HEADERS;
+    json!({
+        limit: count("Calls the subscription may make per renewal period (from the gateway's rate-limit policy)."),
+        remaining: count("Calls left in the current renewal period (from the gateway's rate-limit policy)."),
+        allow_origin: {
+            "description": "Sent by the gateway's cors policy to cross-origin requests.",
+            "required": false,
+            "schema": { "type": "string", "maxLength": 2048, "pattern": "^(\\*|null|https?://[^\\s]+)$" }
+        }
+    })
+}
+
+/// References to `GATEWAY_HEADERS`, plus `extra`.
+fn with_gateway_headers(extra: Value) -> Value {
+    let mut headers = serde_json::Map::new();
+    for name in GATEWAY_HEADERS {
+        headers.insert(
+            name.to_owned(),
+            json!({ "$ref": format!("#/components/headers/{name}") }),
+        );
+    }
+    if let Value::Object(extra) = extra {
+        headers.extend(extra);
+    }
+    Value::Object(headers)
 }
 
 fn problem_example(problem: Problem) -> Value {
@@ -35,6 +122,19 @@ fn problem_content(examples: Value) -> Value {
 /// The whole document, as JSON.
 pub fn document() -> Value {
     let rule_codes: Vec<&str> = Rule::ALL.iter().map(|rule| rule.code()).collect();
+    let rule_reasons: Vec<&str> = Rule::ALL.iter().map(|rule| rule.reason()).collect();
+    let problems: Vec<_> = every_problem().iter().map(Problem::body).collect();
+    let titles = distinct(problems.iter().map(|body| body.title.to_owned()));
+    let longest_detail = problems
+        .iter()
+        .map(|body| body.detail.chars().count())
+        .max()
+        .expect("there are problems");
+    let longest_name = NAMES
+        .iter()
+        .map(|name| name.chars().count())
+        .max()
+        .expect("the list is not empty");
     let mut invalid_examples = serde_json::Map::new();
     for rule in Rule::ALL {
         invalid_examples.insert(
@@ -52,13 +152,14 @@ pub fn document() -> Value {
                 "Calls to `/api/...` need a subscription key: use **Authorize** and enter it, or send the ",
                 "`Ocp-Apim-Subscription-Key` header or the `subscription-key` query parameter. ",
                 "Errors from the service are RFC 9457 problem details (`application/problem+json`); ",
-                "errors from the gateway (401, 429) are API Management's `{statusCode, message}` JSON."
+                "errors from the gateway (401, 429, 500) are API Management's `{statusCode, message}` JSON."
             ),
             "license": { "name": "MIT" }
         },
         "servers": [{
             "url": "/",
-            "description": "Where this document is served from (`/` locally, `/api` behind the gateway; set by the `api_base` variable)."
+            "description": "Where this document is served from (`/` locally, `/api` behind the production gateway; set by the `api_base` variable).",
+            "x-internal": false
         }],
         "security": [
             { "apimSubscriptionKeyHeader": [] },
@@ -91,7 +192,7 @@ pub fn document() -> Value {
                     "responses": {
                         "200": {
                             "description": "A name.",
-                            "headers": { "Cache-Control": { "description": "Always `no-store`: every call is a new draw.", "schema": { "type": "string" } } },
+                            "headers": with_gateway_headers(json!({ "Cache-Control": { "description": "Always `no-store`: every call is a new draw.", "schema": { "type": "string", "enum": ["no-store"] } } })),
                             "content": { JSON_CONTENT_TYPE: {
                                 "schema": { "$ref": "#/components/schemas/Name" },
                                 "example": serde_json::to_value(NameBody { name: "Nadia" }).unwrap()
@@ -115,23 +216,35 @@ pub fn document() -> Value {
                         },
                         "404": {
                             "description": "No name starts with `starts_with`.",
+                            "headers": with_gateway_headers(json!({})),
                             "content": problem_content(json!({ "no_match": { "value": problem_example(Problem::NoMatch { starts_with: "Xy".into() }) } }))
                         },
                         "405": {
                             "description": "Method other than GET or HEAD (from the service). Through API Management, a method no operation declares gets the gateway's 404 `{statusCode, message}` instead.",
-                            "headers": { "Allow": { "description": "The allowed methods.", "schema": { "type": "string", "example": ALLOWED_METHODS } } },
+                            "headers": { "Allow": { "description": "The allowed methods.", "schema": { "type": "string", "enum": [ALLOWED_METHODS] } } },
                             "content": problem_content(json!({ "method_not_allowed": { "value": problem_example(Problem::MethodNotAllowed) } }))
                         },
                         "422": {
                             "description": "`starts_with` breaks a rule; `invalid_params` names the parameter and the rule.",
+                            "headers": with_gateway_headers(json!({})),
                             "content": problem_content(Value::Object(invalid_examples))
                         },
                         "429": {
                             "description": "Rate limit of the subscription exceeded (from the gateway).",
-                            "headers": { "Retry-After": { "description": "Seconds until the window renews.", "schema": { "type": "integer", "minimum": 0 } } },
+                            "headers": with_gateway_headers(json!({ "Retry-After": {
+                                "description": "Seconds until a call is allowed again (API Management caps the renewal period at 300 s).",
+                                "schema": { "type": "integer", "format": "int32", "minimum": 0, "maximum": RATE_LIMIT_MAX_RENEWAL_SECS }
+                            } })),
                             "content": { JSON_CONTENT_TYPE: {
                                 "schema": { "$ref": "#/components/schemas/GatewayError" },
                                 "example": gateway_error(429, "Rate limit is exceeded. Try again in 42 seconds.")
+                            }}
+                        },
+                        "500": {
+                            "description": "The gateway could not get an answer from the service (down, too slow, or broken); `activityId` correlates it with the gateway's logs.",
+                            "content": { JSON_CONTENT_TYPE: {
+                                "schema": { "$ref": "#/components/schemas/GatewayError" },
+                                "example": { "statusCode": 500, "message": "Internal server error", "activityId": "8d3e3f5c-2b1a-4c6d-9e0f-1a2b3c4d5e6f" }
                             }}
                         },
                         "503": {
@@ -143,12 +256,13 @@ pub fn document() -> Value {
             }
         },
         "components": {
+            "headers": gateway_header_definitions(),
             "schemas": {
                 "Name": {
                     "type": "object",
                     "required": ["name"],
                     "additionalProperties": false,
-                    "properties": { "name": { "type": "string", "minLength": 1, "description": "A given name." } }
+                    "properties": { "name": { "type": "string", "minLength": 1, "maxLength": longest_name, "description": "A given name." } }
                 },
                 "Problem": {
                     "type": "object",
@@ -156,12 +270,14 @@ pub fn document() -> Value {
                     "required": ["type", "title", "status", "detail"],
                     "properties": {
                         "type": { "type": "string", "enum": ["about:blank"] },
-                        "title": { "type": "string", "description": "The HTTP reason phrase (RFC 9110)." },
-                        "status": { "type": "integer", "minimum": 400, "maximum": 599 },
-                        "detail": { "type": "string" },
+                        "title": { "type": "string", "enum": titles, "description": "The HTTP reason phrase (RFC 9110)." },
+                        "status": { "type": "integer", "format": "int32", "minimum": 400, "maximum": 599 },
+                        "detail": { "type": "string", "maxLength": longest_detail },
                         "invalid_params": {
                             "type": "array",
                             "description": "Present on 422 only.",
+                            "minItems": 1,
+                            "maxItems": 1,
                             "items": { "$ref": "#/components/schemas/InvalidParam" }
                         }
                     }
@@ -170,10 +286,10 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["name", "in", "rule", "reason"],
                     "properties": {
-                        "name": { "type": "string", "example": STARTS_WITH },
+                        "name": { "type": "string", "enum": [STARTS_WITH] },
                         "in": { "type": "string", "enum": ["query"] },
                         "rule": { "type": "string", "enum": rule_codes },
-                        "reason": { "type": "string" }
+                        "reason": { "type": "string", "enum": rule_reasons }
                     }
                 },
                 "GatewayError": {
@@ -181,8 +297,9 @@ pub fn document() -> Value {
                     "description": "Azure API Management's error body.",
                     "required": ["statusCode", "message"],
                     "properties": {
-                        "statusCode": { "type": "integer" },
-                        "message": { "type": "string" }
+                        "statusCode": { "type": "integer", "format": "int32", "minimum": 400, "maximum": 599 },
+                        "message": { "type": "string", "maxLength": 1024, "description": "One sentence in English." },
+                        "activityId": { "type": "string", "format": "uuid", "maxLength": 36, "description": "On 500 only: correlates the answer with the gateway's logs." }
                     }
                 }
             },

@@ -1,11 +1,12 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
-//! the OpenAPI and vendored-docs drift checks, the release build of the component and its
-//! composition, and `cargo test` over the workspace with the `host-tests` feature. The
-//! integration tests in `tests/` start the real component on `wasmtime serve` and drive it
-//! over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the artifacts
-//! and tools through the environment variables set here.
+//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
+//! release build of the component and its composition, and `cargo test` over the workspace
+//! with the `host-tests` feature. The integration tests in `tests/` start the real
+//! component on `wasmtime serve` and drive it over loopback HTTP, with Chromium
+//! (Playwright) and schemathesis; they find the artifacts and tools through the
+//! environment variables set here.
 
 use std::process::Command;
 use std::time::Instant;
@@ -77,6 +78,10 @@ pub fn test_all(args: TestArgs) -> Result<()> {
     })?;
     step("letters table is current", || letters::run(true))?;
     step("openapi.json is current", || openapi::run(true))?;
+    step(
+        "openapi.json passes the OWASP API Security lint",
+        owasp_lint,
+    )?;
     if !args.offline {
         step("vendored Swagger UI matches npm", || {
             vendor::run_vendor(true)
@@ -127,6 +132,22 @@ pub fn test_all(args: TestArgs) -> Result<()> {
     println!("xtask test: all steps passed in {:.0?}", started.elapsed());
     println!("{passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Spectral with the OWASP API Security ruleset over `static-docs/openapi.json`: any error
+/// fails (warnings are printed). The ruleset file lists each exception with its reason.
+fn owasp_lint() -> Result<()> {
+    let lint = root().join("tests").join("lint");
+    run(Command::new(lint.join("node_modules/.bin/spectral"))
+        .current_dir(&lint)
+        .args([
+            "lint",
+            "--ruleset",
+            "owasp.spectral.yaml",
+            "--fail-severity",
+            "error",
+            "../../static-docs/openapi.json",
+        ]))
 }
 
 /// Run `cargo test`, echoing its output, and add up its `test result:` lines.
