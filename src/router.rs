@@ -192,23 +192,45 @@ mod tests {
             .contains("Xyzzy"));
     }
 
+    /// The 422 rules, all of them, through routing and rendering (the one table of them;
+    /// `tests/http_contract.rs` checks over a real host only what the host could change).
     #[test]
     fn bad_starts_with_is_a_422_naming_parameter_and_rule() {
-        let long = format!("/generate_name?starts_with={}", "a".repeat(65));
-        for (uri, rule) in [
-            ("/generate_name?starts_with=", "min_length"),
-            (long.as_str(), "max_length"),
-            ("/generate_name?starts_with=a1", "pattern"),
-            ("/generate_name?starts_with=%01", "pattern"),
-            ("/generate_name?starts_with=%zz", "encoding"),
-            ("/generate_name?starts_with=a&starts_with=b", "repeated"),
+        let long = "a".repeat(65);
+        let long_multibyte = "%C3%A9".repeat(65);
+        for (query, rule) in [
+            ("starts_with=", "min_length"),
+            ("starts_with", "min_length"),
+            (&format!("starts_with={long}")[..], "max_length"),
+            (&format!("starts_with={long_multibyte}")[..], "max_length"),
+            ("starts_with=a1", "pattern"),
+            ("starts_with=a%00", "pattern"),
+            ("starts_with=%01", "pattern"),
+            ("starts_with=%0A", "pattern"),
+            ("starts_with=%E2%82%AC", "pattern"),
+            ("starts_with=%F0%9F%98%80", "pattern"),
+            ("starts_with=a%3Cscript%3E", "pattern"),
+            ("starts_with=%zz", "encoding"),
+            ("starts_with=%C3", "encoding"),
+            ("starts_with=%FF%FE", "encoding"),
+            ("starts_with=a&starts_with=a", "repeated"),
+            ("starts_with=a&starts_with=b", "repeated"),
         ] {
-            let response = call("GET", uri);
-            assert_eq!(response.status(), 422, "{uri}");
+            let response = call("GET", &format!("/generate_name?{query}"));
+            assert_eq!(response.status(), 422, "{query}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
             let body = json(&response);
-            assert_eq!(body["invalid_params"][0]["name"], "starts_with");
-            assert_eq!(body["invalid_params"][0]["rule"], rule, "{uri}");
+            assert_eq!(body["invalid_params"][0]["name"], "starts_with", "{query}");
+            assert_eq!(body["invalid_params"][0]["rule"], rule, "{query}");
+            assert!(body["detail"].as_str().unwrap().contains("starts_with"));
         }
+        // 64 two-byte letters is the longest valid value.
+        let max = "%C3%A9".repeat(64);
+        let response = call("GET", &format!("/generate_name?starts_with={max}"));
+        assert_eq!(response.status(), 404);
     }
 
     #[test]
@@ -267,6 +289,12 @@ mod tests {
             let head = call("HEAD", uri);
             assert_eq!(head.status(), get.status(), "{uri}");
             assert!(head.body().is_empty(), "{uri}");
+            // RFC 9110 9.3.2: HEAD's Content-Length is the length GET's body has.
+            assert_eq!(
+                head.headers().get("content-length"),
+                Some(&http::HeaderValue::from(get.body().len())),
+                "{uri}"
+            );
             for name in [
                 "content-type",
                 "content-length",

@@ -94,25 +94,21 @@ fn no_match_is_a_404_problem_never_a_500() {
     }
 }
 
+/// What the host could change on the way to the router: the raw query bytes (no
+/// decoding, `+`, NUL, control and invalid UTF-8 passed through), a repeated parameter,
+/// lengths counted in characters. The full table of rules is `router`'s unit test.
 #[test]
-fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
+fn invalid_starts_with_reaches_the_component_raw_and_is_a_422() {
     let host = open_host();
-    let long = "a".repeat(65);
     let long_multibyte = "%C3%A9".repeat(65);
     for (query, rule) in [
         ("starts_with=", "min_length"),
-        ("starts_with", "min_length"),
-        (&format!("starts_with={long}")[..], "max_length"),
         (&format!("starts_with={long_multibyte}")[..], "max_length"),
-        ("starts_with=a1", "pattern"),
         ("starts_with=a%00", "pattern"),
         ("starts_with=%0A", "pattern"),
-        ("starts_with=%E2%82%AC", "pattern"),
-        ("starts_with=%F0%9F%98%80", "pattern"),
-        ("starts_with=a%3Cscript%3E", "pattern"),
+        ("starts_with=a+1", "pattern"),
         ("starts_with=%zz", "encoding"),
         ("starts_with=%C3", "encoding"),
-        ("starts_with=%FF%FE", "encoding"),
         ("starts_with=a&starts_with=a", "repeated"),
     ] {
         let reply = get(&host.url(&format!("/generate_name?{query}")));
@@ -124,7 +120,6 @@ fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
         let body = reply.json();
         assert_eq!(body["invalid_params"][0]["name"], "starts_with", "{query}");
         assert_eq!(body["invalid_params"][0]["rule"], rule, "{query}");
-        assert!(body["detail"].as_str().unwrap().contains("starts_with"));
     }
     // 64 two-byte letters is the longest valid value.
     let max = "%C3%A9".repeat(64);
