@@ -1,10 +1,11 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
-//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the release build of the component and its
-//! composition, and `cargo test` over the workspace. The integration tests in `tests/`
-//! start the real component on `wasmtime serve` and drive it over loopback HTTP, with
-//! Chromium (Playwright) and schemathesis; they find the artifacts and tools through the
+//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
+//! release build of the component and its composition, and `cargo test` over the workspace
+//! with the `host-tests` feature. The integration tests in `tests/` start the real
+//! component on `wasmtime serve` and drive it over loopback HTTP, with Chromium
+//! (Playwright) and schemathesis; they find the artifacts and tools through the
 //! environment variables set here.
 
 use std::process::Command;
@@ -16,6 +17,9 @@ use clap::Args;
 use crate::paths::root;
 use crate::setup::{self, SetupArgs};
 use crate::{artifacts, letters, openapi, run, vendor};
+
+/// The feature that compiles the integration tests needing what this task builds.
+const HOST_TESTS: &str = "name-api/host-tests";
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -47,6 +51,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "--exclude",
             "p3-component",
             "--all-targets",
+            "--features",
+            HOST_TESTS,
             "--",
             "-D",
             "warnings",
@@ -112,6 +118,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                     "spin-variables-env",
                     "--exclude",
                     "p3-component",
+                    "--features",
+                    HOST_TESTS,
                 ])
                 .args(&args.cargo_test_args)
                 .env("NAME_API_WASM", &built.component)
