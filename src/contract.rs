@@ -28,6 +28,15 @@ pub const BACKEND_KEY_HEADER: &str = "x-backend-key";
 pub const SUBSCRIPTION_KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
 /// APIM's subscription key query parameter.
 pub const SUBSCRIPTION_KEY_QUERY: &str = "subscription-key";
+/// Response header in which the gateway's `rate-limit` policy states the calls allowed per
+/// renewal period (`total-calls-header-name` in `infra/apim/policies/api.xml`).
+pub const RATE_LIMIT_LIMIT_HEADER: &str = "X-RateLimit-Limit";
+/// Response header in which the gateway's `rate-limit` policy states the calls left in the
+/// current period (`remaining-calls-header-name` in `infra/apim/policies/api.xml`).
+pub const RATE_LIMIT_REMAINING_HEADER: &str = "X-RateLimit-Remaining";
+/// Longest `renewal-period` API Management's `rate-limit` accepts, in seconds, and so the
+/// largest `Retry-After` it can send (Microsoft Learn, "Limit call rate by subscription").
+pub const RATE_LIMIT_MAX_RENEWAL_SECS: u32 = 300;
 
 /// Media type of every error body the component returns (RFC 9457).
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";

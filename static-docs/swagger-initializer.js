@@ -8,7 +8,8 @@ window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
     presets: [SwaggerUIBundle.presets.apis],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    // pattern-summary-plugin.js: a short description in place of the 4 KB letter pattern.
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl, window.NameApiPatternSummaryPlugin],
     deepLinking: true,
     // Keep the subscription key entered in "Authorize" across reloads (localStorage).
     persistAuthorization: true,

@@ -81,7 +81,36 @@ try {
 
   await op.locator(".opblock-summary-control").click();
   await op.locator(".try-out__btn").click();
-  await op.locator('tr[data-param-name="starts_with"] input').fill(opts["starts-with"]);
+
+  // The 4 KB letter pattern stays in the document; a person sees its short summary instead
+  // (static-docs/pattern-summary-plugin.js), next to the parameter and in the input's
+  // validation message.
+  const spec = await (await fetch(new URL("openapi.json", page.url()))).json();
+  const schema = spec.paths["/generate_name"].get.parameters[0].schema;
+  const pattern = schema.pattern;
+  const summary = schema["x-pattern-summary"];
+  if (!(pattern.length > 1000 && summary)) throw new Error("expected a long pattern with an x-pattern-summary");
+  const row = op.locator('tr[data-param-name="starts_with"]');
+  const rowText = await row.innerText();
+  const pageText = await page.locator("body").innerText();
+  if (!rowText.includes(`pattern: ${summary}`)) throw new Error(`the parameter row does not show the summary: ${rowText}`);
+  if (pageText.includes(pattern.slice(0, 24)) || pageText.includes(pattern.slice(-24))) {
+    throw new Error("the page shows the raw letter pattern");
+  }
+  if (!(await row.getByRole("link", { name: "openapi.json" }).isVisible())) throw new Error("no link to the exact pattern");
+  const input = row.locator("input");
+  const sentBefore = apiRequests.length;
+  await input.fill("N4");
+  await op.locator(".btn.execute").click();
+  await row.locator("input.invalid").waitFor();
+  const tooltip = (await input.getAttribute("title")) ?? "";
+  if (!tooltip.includes(`Value must be ${summary}`) || tooltip.includes(pattern.slice(0, 24))) {
+    throw new Error(`unexpected validation message for an invalid value: ${tooltip.slice(0, 300)}`);
+  }
+  if (apiRequests.length !== sentBefore) throw new Error("an invalid value was sent to the API");
+  console.log(`docs: the pattern shows as its ${summary.length}-character summary, not its ${pattern.length} characters`);
+
+  await input.fill(opts["starts-with"]);
   await op.locator(".btn.execute").click();
   const status = op.locator(".live-responses-table tbody tr.response .response-col_status").first();
   await status.waitFor();

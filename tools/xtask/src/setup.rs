@@ -6,7 +6,7 @@
 //!   --locked wasmtime-cli@48.0.8`, the features `serve` needs);
 //! - for the tests: Chromium and ChromeDriver, Node.js and npm, Python's venv (Debian
 //!   packages, via `apt-get`, with `sudo` when not root), `playwright-core` (npm, from the
-//!   lock file in `tests/browser/`), `schemathesis` + `openapi-spec-validator` (PyPI,
+//!   lock file in `tests/browser/`), Spectral and its OWASP ruleset (npm, `tests/lint/`), `schemathesis` + `openapi-spec-validator` (PyPI,
 //!   pinned in `tests/conformance/requirements.txt`, into `.venv/`), and the offline
 //!   infrastructure checkers (checkov, Bicep parsers, kubernetes-validate, yamllint;
 //!   `tests/infra/requirements.txt`, into `.venv-infra/`).
@@ -195,16 +195,25 @@ fn is_root() -> bool {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
+/// The npm packages of the browser test (`tests/browser`) and of the OpenAPI lint
+/// (`tests/lint`), each from its lock file, without install scripts (none is needed).
 fn ensure_node_modules() -> Result<()> {
-    let dir = root().join("tests").join("browser");
-    let marker = dir.join("node_modules").join(".package-lock.json");
-    let lock = dir.join("package-lock.json");
-    if is_newer(&marker, &lock) {
-        return Ok(());
+    for dir in ["browser", "lint"] {
+        let dir = root().join("tests").join(dir);
+        let marker = dir.join("node_modules").join(".package-lock.json");
+        let lock = dir.join("package-lock.json");
+        if is_newer(&marker, &lock) {
+            continue;
+        }
+        run(Command::new("npm").current_dir(&dir).args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+        ]))?;
     }
-    run(Command::new("npm")
-        .current_dir(&dir)
-        .args(["ci", "--no-audit", "--no-fund", "--silent"]))
+    Ok(())
 }
 
 /// A venv at `dir` with `requirements` installed (again only when the file changed).

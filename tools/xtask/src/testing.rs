@@ -1,12 +1,12 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
-//! the OpenAPI and vendored-docs drift checks, the offline infrastructure checks and their
-//! self-test, the release build of the component and its composition, and `cargo test`
-//! over the workspace. The integration tests in `tests/`
-//! start the real component on `wasmtime serve` and drive it over loopback HTTP, with
-//! Chromium (Playwright) and schemathesis; they find the artifacts and tools through the
-//! environment variables set here.
+//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
+//! offline infrastructure checks and their self-test, the release build of the component
+//! and its composition, and `cargo test` over the workspace with the `host-tests` feature.
+//! The integration tests in `tests/` start the real component on `wasmtime serve` and drive
+//! it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
+//! artifacts and tools through the environment variables set here.
 
 use std::process::Command;
 use std::time::Instant;
@@ -17,6 +17,9 @@ use clap::Args;
 use crate::paths::root;
 use crate::setup::{self, SetupArgs};
 use crate::{artifacts, letters, openapi, run, vendor};
+
+/// The feature that compiles the integration tests needing what this task builds.
+const HOST_TESTS: &str = "name-api/host-tests";
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -48,6 +51,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "--exclude",
             "p3-component",
             "--all-targets",
+            "--features",
+            HOST_TESTS,
             "--",
             "-D",
             "warnings",
@@ -73,6 +78,10 @@ pub fn test_all(args: TestArgs) -> Result<()> {
     })?;
     step("letters table is current", || letters::run(true))?;
     step("openapi.json is current", || openapi::run(true))?;
+    step(
+        "openapi.json passes the OWASP API Security lint",
+        owasp_lint,
+    )?;
     if !args.offline {
         step("vendored Swagger UI matches npm", || {
             vendor::run_vendor(true)
@@ -119,6 +128,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                     "spin-variables-env",
                     "--exclude",
                     "p3-component",
+                    "--features",
+                    HOST_TESTS,
                 ])
                 .args(&args.cargo_test_args)
                 .env("NAME_API_WASM", &built.component)
@@ -131,6 +142,22 @@ pub fn test_all(args: TestArgs) -> Result<()> {
     println!("xtask test: all steps passed in {:.0?}", started.elapsed());
     println!("{passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Spectral with the OWASP API Security ruleset over `static-docs/openapi.json`: any error
+/// fails (warnings are printed). The ruleset file lists each exception with its reason.
+fn owasp_lint() -> Result<()> {
+    let lint = root().join("tests").join("lint");
+    run(Command::new(lint.join("node_modules/.bin/spectral"))
+        .current_dir(&lint)
+        .args([
+            "lint",
+            "--ruleset",
+            "owasp.spectral.yaml",
+            "--fail-severity",
+            "error",
+            "../../static-docs/openapi.json",
+        ]))
 }
 
 /// Run `cargo test`, echoing its output, and add up its `test result:` lines.
