@@ -207,8 +207,7 @@ class FileChecker:
         resources: dict[str, tuple[list[dict[str, Any]], dict[str, Any], bool]] = {}
         modules: dict[str, tuple[set[str], bool, str]] = {}
         for node in self.tree.children:
-            looped = self.body(node.children[-1]) is not None and unwrap(node.children[-1]).type == "for_statement" \
-                if node.type in ("resource_declaration", "module_declaration") else False
+            looped = bool(node.children) and unwrap(node.children[-1]).type == "for_statement"
             if node.type == "resource_declaration":
                 written = string_value(node.children[2])
                 entry = self.library.resources.get((written or "").lower())
