@@ -15,6 +15,9 @@ this module applies the same data to tree-sitter-bicep's syntax tree of every fi
   known only at deployment time: it is skipped and counted;
 - `module` declarations pass only parameters the module declares, every parameter without a
   default, and literal values of the declared type and `@allowed` list;
+- reads of a resource's properties (`cluster.properties.oidcIssuerProfile.issuerURL`) name
+  properties its type has (Bicep's BCP053; ARM fails the deployment on a missing one), and
+  reads of a module's outputs name outputs the module declares;
 - every role assignment names its role through the role table infra/built-in-roles.json (role
   name to GUID, loaded with loadJsonContent), whose entries must be built-in roles with that
   exact name and GUID (tests/infra/reference/azure-builtin-roles.json), or through a role
@@ -64,6 +67,7 @@ class Counts:
     properties: int = 0
     literals: int = 0
     expressions: int = 0
+    reads: int = 0
     role_assignments: int = 0
 
 
@@ -194,6 +198,79 @@ class FileChecker:
                 self.resource(node, None)
             elif node.type == "module_declaration":
                 self.module(node)
+        self.references()
+
+    # -- property reads ------------------------------------------------------------------------
+
+    def references(self) -> None:
+        """`symbol.a.b` on a resource (its type's properties) or a module (`outputs.<declared>`)."""
+        resources: dict[str, tuple[list[dict[str, Any]], dict[str, Any], bool]] = {}
+        modules: dict[str, tuple[set[str], bool, str]] = {}
+        for node in self.tree.children:
+            looped = self.body(node.children[-1]) is not None and unwrap(node.children[-1]).type == "for_statement" \
+                if node.type in ("resource_declaration", "module_declaration") else False
+            if node.type == "resource_declaration":
+                written = string_value(node.children[2])
+                entry = self.library.resources.get((written or "").lower())
+                if entry is not None:
+                    resources[node.children[1].text.decode()] = (entry[0], entry[1], looped)
+            elif node.type == "module_declaration":
+                target = string_value(node.children[2])
+                path = (self.path.parent / target).resolve() if target else None
+                if path is not None and path.is_file():
+                    modules[node.children[1].text.decode()] = (module_outputs(path), looped, target)
+        for node in walk(self.tree):
+            if node.type != "member_expression":
+                continue
+            parent = node.parent
+            if parent is not None and parent.type in ("member_expression", "call_expression") and \
+                    parent.children[0].start_byte == node.start_byte and parent.children[0].end_byte == node.end_byte:
+                continue  # not the whole chain, or a function (`registry.listCredentials()`)
+            segments, base, indexed = [], node, False
+            while base.type == "member_expression":
+                segments.append(base.children[-1].text.decode())
+                base = base.children[0]
+            if base.type == "subscript_expression":
+                base, indexed = base.children[0], True
+            if base.type != "identifier":
+                continue
+            segments.reverse()
+            symbol = base.text.decode()
+            if symbol in resources:
+                types, body_type, looped = resources[symbol]
+                if looped == indexed:
+                    self.read(node, symbol, types, body_type, segments)
+            elif symbol in modules:
+                outputs, looped, target = modules[symbol]
+                if looped == indexed and segments[0] == "outputs" and len(segments) > 1:
+                    self.result.counts.reads += 1
+                    if segments[1] not in outputs:
+                        self.problem(node, f"{symbol}.outputs.{segments[1]}: module {target} has no output "
+                                           f"{segments[1]!r} (it declares: {', '.join(sorted(outputs))})")
+
+    def read(self, node: Node, symbol: str, types: list[dict[str, Any]], type_: dict[str, Any], segments: list[str]) -> None:
+        for index, segment in enumerate(segments):
+            kind = type_["$type"]
+            if kind == "ObjectType":
+                properties = type_.get("properties") or {}
+            elif kind == "DiscriminatedObjectType":
+                properties = dict(type_.get("baseProperties") or {})
+                for element in type_["elements"].values():
+                    properties.update(TypeLibrary.get(types, element).get("properties") or {})
+            else:
+                return  # any, union, array: not followed further
+            declared = properties.get(segment)
+            if declared is None:
+                by_lower = {name.lower(): name for name in properties}
+                if segment.lower() in by_lower:
+                    self.problem(node, f"{symbol}.{'.'.join(segments[:index + 1])}: spelled "
+                                       f"{by_lower[segment.lower()]!r} in {type_.get('name', 'the type')}")
+                elif kind != "ObjectType" or type_.get("additionalProperties") is None:
+                    self.problem(node, f"{symbol}.{'.'.join(segments[:index + 1])}: {type_.get('name', 'the type')} "
+                                       f"has no property {segment!r} (BCP053)")
+                return
+            self.result.counts.reads += 1
+            type_ = TypeLibrary.get(types, declared["type"])
 
     def resource(self, node: Node, parent_type: str | None) -> None:
         symbol = node.children[1].text.decode()
@@ -622,6 +699,11 @@ class Parameter:
 
 
 _MODULE_PARAMETERS: dict[Path, dict[str, Parameter]] = {}
+
+
+def module_outputs(path: Path) -> set[str]:
+    return {node.children[1].text.decode() for node in parse(path).children if node.type == "output_declaration"}
+
 _PARSER: Any = None
 
 

@@ -198,7 +198,8 @@ def bicep_types_check(report: Report) -> None:
         f"{counts.resources} resources ({counts.existing} existing) and {counts.modules} modules in {counts.files} files: "
         f"{counts.properties} property names and {counts.literals} literal values checked against Azure's type "
         f"definitions ({len(list(BICEP_TYPES_DIR.glob('*.json')))} files), {counts.expressions} expressions skipped "
-        f"(known only at deployment); {counts.role_assignments} role assignments, each a built-in role of "
+        f"(known only at deployment); {counts.reads} property and output reads resolved; "
+        f"{counts.role_assignments} role assignments, each a built-in role of "
         f"infra/built-in-roles.json"
     )
 

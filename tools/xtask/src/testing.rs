@@ -2,10 +2,11 @@
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
 //! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
-//! release build of the component and its composition, and `cargo test` over the workspace
-//! with the `host-tests` feature. The integration tests in `tests/` start the real
-//! component on `wasmtime serve` and drive it over loopback HTTP, with Chromium
-//! (Playwright) and schemathesis; they find the artifacts and tools through the
+//! offline infrastructure checks and their self-test, the release build of the component
+//! and its composition, and `cargo test` over the workspace with the `host-tests` feature.
+//! The integration tests in `tests/` start the real component on `wasmtime serve` and
+//! drive it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
+//! artifacts and tools through the
 //! environment variables set here.
 
 use std::process::Command;
@@ -93,6 +94,16 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             run(Command::new(root().join(".venv-infra/bin/python"))
                 .current_dir(root())
                 .args(["tests/infra/check_infra.py", "--quiet"]))
+        },
+    )?;
+    // Each check must also catch files broken on purpose (and pass the unbroken ones), so a
+    // check that can no longer fail fails the suite.
+    step(
+        "self-test of the infrastructure checks (breakages caught)",
+        || {
+            run(Command::new(root().join(".venv-infra/bin/python"))
+                .current_dir(root())
+                .args(["tests/infra/selftest.py", "--jobs", "2"]))
         },
     )?;
     let built = step("build component and composition", || artifacts::build(true))?;
