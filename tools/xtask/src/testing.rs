@@ -4,9 +4,10 @@
 //! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
 //! offline infrastructure checks and their self-test, the release build of the component
 //! and its composition, and `cargo test` over the workspace with the `host-tests` feature.
-//! The integration tests in `tests/` start the real component on `wasmtime serve` and drive
-//! it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
-//! artifacts and tools through the environment variables set here.
+//! The integration tests in `tests/` start the real component on `wasmtime serve` and
+//! drive it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
+//! artifacts and tools through the
+//! environment variables set here.
 
 use std::process::Command;
 use std::time::Instant;
