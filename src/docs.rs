@@ -252,19 +252,32 @@ mod tests {
                 .join(INDEX),
         )
         .unwrap();
-        for attr in ["href=\"", "src=\""] {
-            for (i, _) in page.match_indices(attr) {
-                let url = &page[i + attr.len()..];
-                assert!(
-                    !url.starts_with('/') && !url.starts_with("http"),
-                    "absolute URL in index.html: {}",
+        // The stylesheet, two icons and the link to the document; the two scripts.
+        for (attr, at_least) in [("href=\"", 4), ("src=\"", 2)] {
+            let urls: Vec<&str> = page
+                .match_indices(attr)
+                .map(|(i, _)| {
+                    let url = &page[i + attr.len()..];
                     &url[..url.find('"').unwrap()]
+                })
+                .collect();
+            assert!(urls.len() >= at_least, "{attr} found {urls:?}");
+            for url in urls {
+                assert!(
+                    !url.is_empty() && !url.starts_with('/') && !url.contains(':'),
+                    "not a relative URL in index.html: {url:?}"
                 );
             }
         }
+        // Every script, whatever its attributes, is loaded from a file.
+        let scripts: Vec<&str> = page
+            .match_indices("<script")
+            .map(|(i, _)| &page[i..i + page[i..].find('>').unwrap()])
+            .collect();
+        assert!(scripts.len() >= 2, "{scripts:?}");
         assert!(
-            !page.contains("<script>"),
-            "no inline script (CSP forbids it)"
+            scripts.iter().all(|tag| tag.contains(" src=\"")),
+            "no inline script (CSP forbids it): {scripts:?}"
         );
     }
 }

@@ -5,11 +5,11 @@
 //! into `http` parts, reads configuration through Spin variables and hands over to
 //! [`router::handle`].
 //!
-//! Where things live: [`router`] (routes, methods, HEAD), [`query`] (`starts_with` parsing),
-//! [`letters`] (the character rule), [`names`] (the list and the draw), [`auth`] (backend
-//! key), [`config`] (Spin variables), [`openapi`] and [`docs`] (embedded documents),
-//! [`problem`] (every error body), [`contract`] (constants shared with the OpenAPI
-//! generator).
+//! Where things live: [`request`] (the host's request as `http` parts), [`router`] (routes,
+//! methods, HEAD), [`query`] (`starts_with` parsing), [`letters`] (the character rule),
+//! [`names`] (the list and the draw), [`auth`] (backend key), [`config`] (Spin variables),
+//! [`openapi`] and [`docs`] (embedded documents), [`problem`] (every error body),
+//! [`contract`] (constants shared with the OpenAPI generator).
 
 pub mod auth;
 pub mod config;
@@ -22,6 +22,7 @@ mod names_list;
 pub mod openapi;
 pub mod problem;
 pub mod query;
+pub mod request;
 pub mod response;
 pub mod router;
 

@@ -203,20 +203,32 @@ mod tests {
 
     #[test]
     fn every_problem_has_the_rfc9457_members() {
-        for problem in [
-            Problem::NotFound,
-            Problem::NoMatch {
-                starts_with: "Qx".into(),
-            },
-            Problem::MethodNotAllowed,
-            Problem::InvalidParameter(Rule::Pattern),
-            Problem::Unauthorized,
-            Problem::Misconfigured,
+        // Status and title as RFC 9110 (section 15) names them, written out here rather
+        // than taken from the code under test.
+        for (problem, status, title) in [
+            (Problem::NotFound, 404, "Not Found"),
+            (
+                Problem::NoMatch {
+                    starts_with: "Qx".into(),
+                },
+                404,
+                "Not Found",
+            ),
+            (Problem::MethodNotAllowed, 405, "Method Not Allowed"),
+            (
+                Problem::InvalidParameter(Rule::Pattern),
+                422,
+                "Unprocessable Content",
+            ),
+            (Problem::Unauthorized, 401, "Unauthorized"),
+            (Problem::Misconfigured, 503, "Service Unavailable"),
         ] {
-            let (status, title) = (problem.status(), problem.title());
-            let body = json(problem);
+            let response = problem.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()["content-type"], PROBLEM_CONTENT_TYPE);
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
             assert_eq!(body["type"], "about:blank");
-            assert_eq!(body["status"], status.as_u16());
+            assert_eq!(body["status"], status);
             assert_eq!(body["title"], title);
             assert!(!body["detail"].as_str().unwrap().is_empty());
         }

@@ -1,14 +1,16 @@
 //! Routing: from method, path and query to a response, for every route of the contract.
 //!
-//! Order of checks: backend key (every path, before anything else), then path (`404`),
-//! then method (`405` with `Allow`), then the route's own input rules. `HEAD` is answered
+//! Order of checks: backend key (every path, before anything else; which credential a
+//! path accepts is [`auth`]'s table), then path (`404`), then method (`405` with `Allow`),
+//! then the route's own input rules. `HEAD` is answered
 //! as `GET` with the body dropped. Paths are matched exactly as sent, never decoded, so
 //! `/generate%5Fname` or `/docs/%2e%2e/x` are simply unknown.
 
 use http::{Method, StatusCode};
 use serde::Serialize;
 
-use crate::config::{self, KeyPolicy, Variables};
+use crate::auth::Refusal;
+use crate::config::{self, Misconfiguration, Variables};
 use crate::contract::{DOCS_PATH, GENERATE_NAME_PATH, JSON_CONTENT_TYPE, OPENAPI_PATH};
 use crate::docs::{self, Asset};
 use crate::problem::Problem;
@@ -58,12 +60,11 @@ pub fn handle<R: rand::Rng + ?Sized>(
     vars: &dyn Variables,
     rng: &mut R,
 ) -> Response {
-    let policy = config::key_policy(vars);
-    if let KeyPolicy::FailClosed(reason) = &policy {
-        // The reason names variables, never their values.
-        eprintln!("name-api: refusing all requests (503): {reason}");
-    }
-    let mut response = auth::check(&policy, &request.headers)
+    let mut response = auth::authorize(request.uri.path(), &request.headers, vars)
+        .map_err(|refusal| match refusal {
+            Refusal::Unauthorized => Problem::Unauthorized,
+            Refusal::Misconfigured(reason) => misconfigured(reason),
+        })
         .and_then(|()| dispatch(request, vars, rng))
         .unwrap_or_else(Problem::into_response);
     // An explicit length instead of chunked encoding; on HEAD it is the GET body's
@@ -92,16 +93,19 @@ fn dispatch<R: rand::Rng + ?Sized>(
     match route {
         Route::GenerateName => generate_name(request.uri.query(), rng),
         Route::OpenApi => {
-            let base = config::api_base(vars).ok_or_else(|| {
-                eprintln!("name-api: api_base is not a path or http(s) URL; refusing openapi.json");
-                Problem::Misconfigured
-            })?;
+            let base = config::api_base(vars).map_err(misconfigured)?;
             Ok(openapi::serve(&base, &request.headers))
         }
         Route::Docs(asset) => docs::serve(asset, &request.headers),
         Route::DocsSlash => Ok(relative_redirect("../docs")),
         Route::Root => Ok(relative_redirect("docs")),
     }
+}
+
+/// A `503`, logged with its reason (which names variables, never values).
+fn misconfigured(reason: Misconfiguration) -> Problem {
+    eprintln!("name-api: refusing the request (503): {reason}");
+    Problem::Misconfigured
 }
 
 fn generate_name<R: rand::Rng + ?Sized>(
@@ -120,7 +124,7 @@ fn generate_name<R: rand::Rng + ?Sized>(
 mod tests {
     use super::*;
     use crate::config::tests::vars;
-    use crate::config::{API_BASE, BACKEND_KEY, REQUIRE_BACKEND_KEY};
+    use crate::config::{API_BASE, BACKEND_KEY, DOCS_BACKEND_KEY, REQUIRE_BACKEND_KEY};
     use rand::{rngs::StdRng, SeedableRng};
 
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
@@ -188,23 +192,45 @@ mod tests {
             .contains("Xyzzy"));
     }
 
+    /// The 422 rules, all of them, through routing and rendering (the one table of them;
+    /// `tests/http_contract.rs` checks over a real host only what the host could change).
     #[test]
     fn bad_starts_with_is_a_422_naming_parameter_and_rule() {
-        let long = format!("/generate_name?starts_with={}", "a".repeat(65));
-        for (uri, rule) in [
-            ("/generate_name?starts_with=", "min_length"),
-            (long.as_str(), "max_length"),
-            ("/generate_name?starts_with=a1", "pattern"),
-            ("/generate_name?starts_with=%01", "pattern"),
-            ("/generate_name?starts_with=%zz", "encoding"),
-            ("/generate_name?starts_with=a&starts_with=b", "repeated"),
+        let long = "a".repeat(65);
+        let long_multibyte = "%C3%A9".repeat(65);
+        for (query, rule) in [
+            ("starts_with=", "min_length"),
+            ("starts_with", "min_length"),
+            (&format!("starts_with={long}")[..], "max_length"),
+            (&format!("starts_with={long_multibyte}")[..], "max_length"),
+            ("starts_with=a1", "pattern"),
+            ("starts_with=a%00", "pattern"),
+            ("starts_with=%01", "pattern"),
+            ("starts_with=%0A", "pattern"),
+            ("starts_with=%E2%82%AC", "pattern"),
+            ("starts_with=%F0%9F%98%80", "pattern"),
+            ("starts_with=a%3Cscript%3E", "pattern"),
+            ("starts_with=%zz", "encoding"),
+            ("starts_with=%C3", "encoding"),
+            ("starts_with=%FF%FE", "encoding"),
+            ("starts_with=a&starts_with=a", "repeated"),
+            ("starts_with=a&starts_with=b", "repeated"),
         ] {
-            let response = call("GET", uri);
-            assert_eq!(response.status(), 422, "{uri}");
+            let response = call("GET", &format!("/generate_name?{query}"));
+            assert_eq!(response.status(), 422, "{query}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
             let body = json(&response);
-            assert_eq!(body["invalid_params"][0]["name"], "starts_with");
-            assert_eq!(body["invalid_params"][0]["rule"], rule, "{uri}");
+            assert_eq!(body["invalid_params"][0]["name"], "starts_with", "{query}");
+            assert_eq!(body["invalid_params"][0]["rule"], rule, "{query}");
+            assert!(body["detail"].as_str().unwrap().contains("starts_with"));
         }
+        // 64 two-byte letters is the longest valid value.
+        let max = "%C3%A9".repeat(64);
+        let response = call("GET", &format!("/generate_name?starts_with={max}"));
+        assert_eq!(response.status(), 404);
     }
 
     #[test]
@@ -263,6 +289,12 @@ mod tests {
             let head = call("HEAD", uri);
             assert_eq!(head.status(), get.status(), "{uri}");
             assert!(head.body().is_empty(), "{uri}");
+            // RFC 9110 9.3.2: HEAD's Content-Length is the length GET's body has.
+            assert_eq!(
+                head.headers().get("content-length"),
+                Some(&http::HeaderValue::from(get.body().len())),
+                "{uri}"
+            );
             for name in [
                 "content-type",
                 "content-length",
@@ -317,15 +349,55 @@ mod tests {
     #[test]
     fn backend_key_guards_every_path() {
         let config = [(BACKEND_KEY, "k3y-k3y-k3y")];
-        for uri in ["/generate_name", "/openapi.json", "/docs", "/", "/nope"] {
+        for (uri, status) in [
+            ("/generate_name", 200),
+            ("/openapi.json", 200),
+            ("/docs", 200),
+            ("/", 307),
+            ("/nope", 404),
+        ] {
             let denied = call_with("GET", uri, &[], &config);
             assert_eq!(denied.status(), 401, "{uri}");
             let wrong = call_with("GET", uri, &[("x-backend-key", "k3y")], &config);
             assert_eq!(wrong.status(), 401, "{uri}");
             let allowed = call_with("GET", uri, &[("x-backend-key", "k3y-k3y-k3y")], &config);
-            assert_ne!(allowed.status(), 401, "{uri}");
+            assert_eq!(allowed.status(), status, "{uri}");
             let body = String::from_utf8(denied.body().to_vec()).unwrap();
             assert!(!body.contains("k3y"), "the key is never echoed");
+        }
+    }
+
+    /// The docs credential reaches the docs and the document, and nothing else, whatever
+    /// the path spells; the api credential reaches everything.
+    #[test]
+    fn each_credential_gets_exactly_its_routes() {
+        let config = [
+            (BACKEND_KEY, "api-key"),
+            (DOCS_BACKEND_KEY, "docs-key"),
+            (REQUIRE_BACKEND_KEY, "true"),
+        ];
+        for (uri, with_api, with_docs) in [
+            ("/generate_name", 200, 401),
+            ("/generate_name?starts_with=a", 200, 401),
+            ("/openapi.json", 200, 200),
+            ("/docs", 200, 200),
+            ("/docs/swagger-ui.css", 200, 200),
+            ("/docs/", 307, 307),
+            ("/", 307, 307),
+            ("/nope", 404, 401),
+            ("/docs/%2e%2e/generate_name", 404, 404),
+            ("/docs/../generate_name", 404, 404),
+            ("/docs/..%2fgenerate_name", 404, 404),
+            ("/docs%2f..%2fgenerate_name", 404, 401),
+            ("/openapi.json/../generate_name", 404, 401),
+        ] {
+            for (key, expected) in [("api-key", with_api), ("docs-key", with_docs)] {
+                let response = call_with("GET", uri, &[("x-backend-key", key)], &config);
+                assert_eq!(response.status(), expected, "{key} on {uri}");
+                if response.status() != 200 && response.status() != 307 {
+                    assert_eq!(json(&response)["status"], expected, "{key} on {uri}");
+                }
+            }
         }
     }
 
@@ -336,5 +408,19 @@ mod tests {
             let response = call_with("GET", uri, &[("x-backend-key", "")], &config);
             assert_eq!(response.status(), 503, "{uri}");
         }
+        // The docs credential alone: the docs work, the API fails closed.
+        let config = [
+            (DOCS_BACKEND_KEY, "docs-key"),
+            (REQUIRE_BACKEND_KEY, "true"),
+        ];
+        let docs = call_with("GET", "/docs", &[("x-backend-key", "docs-key")], &config);
+        assert_eq!(docs.status(), 200);
+        let api = call_with(
+            "GET",
+            "/generate_name",
+            &[("x-backend-key", "docs-key")],
+            &config,
+        );
+        assert_eq!(api.status(), 503);
     }
 }

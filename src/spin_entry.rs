@@ -48,21 +48,23 @@ fn handle(request: IncomingRequest) -> http::Response<Vec<u8>> {
 /// Method, path-and-query and every header (repeats kept), as `http` parts.
 fn request_parts(request: &IncomingRequest) -> Option<http::request::Parts> {
     let method = match request.method() {
-        WasiMethod::Get => http::Method::GET,
-        WasiMethod::Head => http::Method::HEAD,
-        WasiMethod::Post => http::Method::POST,
-        WasiMethod::Put => http::Method::PUT,
-        WasiMethod::Delete => http::Method::DELETE,
-        WasiMethod::Connect => http::Method::CONNECT,
-        WasiMethod::Options => http::Method::OPTIONS,
-        WasiMethod::Trace => http::Method::TRACE,
-        WasiMethod::Patch => http::Method::PATCH,
-        WasiMethod::Other(other) => http::Method::from_bytes(other.as_bytes()).ok()?,
+        WasiMethod::Get => "GET".to_owned(),
+        WasiMethod::Head => "HEAD".to_owned(),
+        WasiMethod::Post => "POST".to_owned(),
+        WasiMethod::Put => "PUT".to_owned(),
+        WasiMethod::Delete => "DELETE".to_owned(),
+        WasiMethod::Connect => "CONNECT".to_owned(),
+        WasiMethod::Options => "OPTIONS".to_owned(),
+        WasiMethod::Trace => "TRACE".to_owned(),
+        WasiMethod::Patch => "PATCH".to_owned(),
+        WasiMethod::Other(other) => other,
     };
-    let uri = request.path_with_query().unwrap_or_else(|| "/".to_owned());
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    for (name, value) in request.headers().entries() {
-        builder = builder.header(name, value);
-    }
-    Some(builder.body(()).ok()?.into_parts().0)
+    let headers = request.headers().entries();
+    crate::request::parts(
+        &method,
+        request.path_with_query().as_deref(),
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_slice())),
+    )
 }

@@ -3,11 +3,9 @@
 //! "Authorize" takes a subscription key, "Try it out" returns a name. Screenshots are
 //! saved in `tests/artifacts/`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{artifacts_dir, repo_root, Host};
+use crate::common::{artifacts_dir, assert_not_logged, repo_root, Emulator, Host};
 
 fn run_docs_script(url: &str, screenshot: &str, extra: &[&str]) {
     let shot = artifacts_dir().join(screenshot);
@@ -36,16 +34,13 @@ fn run_docs_script(url: &str, screenshot: &str, extra: &[&str]) {
 #[test]
 fn docs_try_it_out_returns_a_name_in_a_real_browser() {
     let host = Host::start(&[]);
+    let key = "browser-test-subscription-key";
     run_docs_script(
         &host.url("/docs"),
         "docs-direct.png",
-        &[
-            "--key",
-            "browser-test-subscription-key",
-            "--starts-with",
-            "Ñ",
-        ],
+        &["--key", key, "--starts-with", "Ñ"],
     );
+    assert_not_logged(&[("host", host.log_text())], &[key]);
 }
 
 #[test]
@@ -60,23 +55,33 @@ fn docs_show_an_unmatched_filter_as_a_404_problem() {
     );
 }
 
+const GATEWAY_KEY: &str = "browser-subscription-key-5a2e";
+const BACKEND_KEY: &str = "browser-gateway-backend-key-1d9c";
+const DOCS_BACKEND_KEY: &str = "browser-gateway-docs-backend-key-93fe";
+
 /// The production shape: component requiring its backend key, emulator in front.
-fn gateway() -> (Host, common::Emulator) {
-    let backend_key = "browser-gateway-backend-key-1d9c";
+fn gateway() -> (Host, Emulator) {
     let host = Host::start(&[
-        ("backend_key", backend_key),
+        ("backend_key", BACKEND_KEY),
+        ("docs_backend_key", DOCS_BACKEND_KEY),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);
-    let gw = common::Emulator::start(&host.base, &[GATEWAY_KEY], &[("backend-key", backend_key)]);
+    let gw = Emulator::start(&host.base, &[GATEWAY_KEY], &[("backend-key", BACKEND_KEY)]);
     (host, gw)
 }
 
-const GATEWAY_KEY: &str = "browser-subscription-key-5a2e";
+/// Fails if a key appears in the host's or the emulator's log.
+fn assert_no_key_logged(host: &Host, gw: &Emulator) {
+    assert_not_logged(
+        &[("host", host.log_text()), ("emulator", gw.log_text())],
+        &[GATEWAY_KEY, BACKEND_KEY, DOCS_BACKEND_KEY],
+    );
+}
 
 #[test]
 fn docs_through_the_gateway_authorize_then_try_it_out() {
-    let (_host, gw) = gateway();
+    let (host, gw) = gateway();
     run_docs_script(
         &gw.url("/public/docs"),
         "docs-gateway-authorized.png",
@@ -98,14 +103,16 @@ fn docs_through_the_gateway_authorize_then_try_it_out() {
         ),
         "{log}"
     );
+    assert_no_key_logged(&host, &gw);
 }
 
 #[test]
 fn docs_through_the_gateway_without_a_key_show_401() {
-    let (_host, gw) = gateway();
+    let (host, gw) = gateway();
     run_docs_script(
         &gw.url("/public/docs"),
         "docs-gateway-no-key.png",
         &["--expect-status", "401"],
     );
+    assert_no_key_logged(&host, &gw);
 }

@@ -2,25 +2,27 @@
 //! component on `wasmtime serve`, or in front of a recording backend where what reaches the
 //! backend must be observed. Real processes, real HTTP on loopback.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{get, send, Emulator, Host, RecordingBackend};
+use crate::common::{get, send, Emulator, Host, RecordingBackend};
 
 const PRIMARY: &str = "primary-subscription-key-7c1d";
 const SECONDARY: &str = "secondary-subscription-key-93ab";
 const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
+const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-7c20d9";
 
 // APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
-const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
-const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
+pub(crate) const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
+pub(crate) const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
 /// The production shape: component requiring its key, emulator injecting it.
 fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
+        ("docs_backend_key", DOCS_BACKEND_KEY),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);

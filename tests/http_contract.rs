@@ -1,13 +1,14 @@
 //! SPEC section 2 and 4 over real HTTP: the real component on `wasmtime serve`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 
-use common::{get, raw, send, Host};
+use crate::common::{get, raw, send, Host};
 use name_api::names::NAMES;
 
 const KEY: &str = "test-backend-key-5f1e8c0d9b7a4e2f";
+const DOCS_KEY: &str = "test-docs-backend-key-0c9d8e7f6a5b";
 
 fn open_host() -> Host {
     Host::start(&[])
@@ -25,8 +26,13 @@ fn generate_name_returns_a_listed_name_as_json() {
     assert!(NAMES.contains(&name.as_str()), "{name}");
 }
 
+/// Each request runs in a fresh instance, so an instance that seeded its own generator
+/// from anything fixed would give every request the same name. (That the randomness is the
+/// host's secure source rests on the `wasi:random/random` import, which
+/// `component_artifact` pins, and on `SysRng` in `spin_entry.rs`: no output test can tell
+/// a secure generator from an insecure one.)
 #[test]
-fn names_come_from_fresh_secure_randomness_per_request() {
+fn names_vary_per_request_so_no_instance_reuses_a_seed() {
     let host = open_host();
     let seen: HashSet<String> = (0..120)
         .map(|_| {
@@ -88,25 +94,21 @@ fn no_match_is_a_404_problem_never_a_500() {
     }
 }
 
+/// What the host could change on the way to the router: the raw query bytes (no
+/// decoding, `+`, NUL, control and invalid UTF-8 passed through), a repeated parameter,
+/// lengths counted in characters. The full table of rules is `router`'s unit test.
 #[test]
-fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
+fn invalid_starts_with_reaches_the_component_raw_and_is_a_422() {
     let host = open_host();
-    let long = "a".repeat(65);
     let long_multibyte = "%C3%A9".repeat(65);
     for (query, rule) in [
         ("starts_with=", "min_length"),
-        ("starts_with", "min_length"),
-        (&format!("starts_with={long}")[..], "max_length"),
         (&format!("starts_with={long_multibyte}")[..], "max_length"),
-        ("starts_with=a1", "pattern"),
         ("starts_with=a%00", "pattern"),
         ("starts_with=%0A", "pattern"),
-        ("starts_with=%E2%82%AC", "pattern"),
-        ("starts_with=%F0%9F%98%80", "pattern"),
-        ("starts_with=a%3Cscript%3E", "pattern"),
+        ("starts_with=a+1", "pattern"),
         ("starts_with=%zz", "encoding"),
         ("starts_with=%C3", "encoding"),
-        ("starts_with=%FF%FE", "encoding"),
         ("starts_with=a&starts_with=a", "repeated"),
     ] {
         let reply = get(&host.url(&format!("/generate_name?{query}")));
@@ -118,7 +120,6 @@ fn invalid_starts_with_is_a_422_naming_parameter_and_rule() {
         let body = reply.json();
         assert_eq!(body["invalid_params"][0]["name"], "starts_with", "{query}");
         assert_eq!(body["invalid_params"][0]["rule"], rule, "{query}");
-        assert!(body["detail"].as_str().unwrap().contains("starts_with"));
     }
     // 64 two-byte letters is the longest valid value.
     let max = "%C3%A9".repeat(64);
@@ -246,6 +247,12 @@ fn head_gives_get_headers_without_a_body() {
         let head = send("HEAD", &host.url(path), &[]);
         assert_eq!(head.status, got.status, "{path}");
         assert!(head.body.is_empty(), "{path}");
+        // RFC 9110 9.3.2: HEAD's Content-Length is the length GET's body has.
+        assert_eq!(
+            head.header("content-length"),
+            Some(&got.body.len().to_string()[..]),
+            "{path}"
+        );
         for name in [
             "content-type",
             "content-length",
@@ -260,6 +267,9 @@ fn head_gives_get_headers_without_a_body() {
     let head = send("HEAD", &host.url("/generate_name"), &[]);
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-type"), Some("application/json"));
+    // A drawn name's length varies, so only its presence can be compared here.
+    let length: usize = head.header("content-length").unwrap().parse().unwrap();
+    assert!(length > r#"{"name":""}"#.len(), "{length}");
 }
 
 #[test]
@@ -321,14 +331,18 @@ fn unknown_paths_and_traversal_attempts_are_404_problems() {
 
 #[test]
 fn backend_key_guards_every_route() {
-    let host = Host::start(&[("backend_key", KEY), ("require_backend_key", "true")]);
-    for path in [
-        "/generate_name",
-        "/openapi.json",
-        "/docs",
-        "/docs/swagger-ui.css",
-        "/",
-        "/nope",
+    let host = Host::start(&[
+        ("backend_key", KEY),
+        ("docs_backend_key", DOCS_KEY),
+        ("require_backend_key", "true"),
+    ]);
+    for (path, status) in [
+        ("/generate_name", 200),
+        ("/openapi.json", 200),
+        ("/docs", 200),
+        ("/docs/swagger-ui.css", 200),
+        ("/", 307),
+        ("/nope", 404),
     ] {
         let url = host.url(path);
         let missing = get(&url);
@@ -352,7 +366,7 @@ fn backend_key_guards_every_route() {
             );
         }
         let allowed = send("GET", &url, &[("x-backend-key", KEY)]);
-        assert_ne!(allowed.status, 401, "{path}");
+        assert_eq!(allowed.status, status, "{path}");
         assert!(!missing.text().contains(KEY));
     }
     // Two copies of the header, even both correct, are refused.
@@ -366,9 +380,10 @@ fn backend_key_guards_every_route() {
         get(&host.url(&format!("/generate_name?x-backend-key={KEY}"))).status,
         401
     );
+    let log = host.log_text();
     assert!(
-        !host.log_text().contains(KEY),
-        "the key must never be logged"
+        !log.contains(KEY) && !log.contains(DOCS_KEY),
+        "the keys must never be logged"
     );
 }
 
@@ -437,5 +452,8 @@ fn docs_assets_are_gzipped_for_clients_that_accept_it() {
     );
     assert_eq!(revalidated.status, 304);
     let head = send("HEAD", &url, &[("accept-encoding", "gzip")]);
-    assert_eq!(head.header("content-length"), gz.header("content-length"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(&gz.body.len().to_string()[..])
+    );
 }

@@ -2,12 +2,12 @@
 //! valid 3.0, and `schemathesis` (property-based, all checks) finds no difference between
 //! the document and the running component. Tools come from `.venv/` (cargo xtask setup).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{artifacts_dir, repo_root, Host};
+use crate::common::{artifacts_dir, repo_root, Host};
 
 fn venv_bin(tool: &str) -> PathBuf {
     let bin = std::env::var_os("NAME_API_VENV_BIN")
@@ -58,7 +58,11 @@ fn document_served_for_the_gateway_is_valid_too() {
 #[test]
 fn running_component_conforms_to_the_document() {
     let key = "schemathesis-backend-key-0b8e2a";
-    let host = Host::start(&[("backend_key", key), ("require_backend_key", "true")]);
+    let host = Host::start(&[
+        ("backend_key", key),
+        ("docs_backend_key", "schemathesis-docs-backend-key-41c7"),
+        ("require_backend_key", "true"),
+    ]);
     let report = artifacts_dir().join("schemathesis");
     let out = run(Command::new(venv_bin("schemathesis"))
         .current_dir(repo_root())
@@ -95,6 +99,10 @@ fn gateway_conforms_to_the_document_with_all_checks() {
     let subscription_key = "schemathesis-subscription-key-2b90";
     let host = Host::start(&[
         ("backend_key", backend_key),
+        (
+            "docs_backend_key",
+            "schemathesis-gateway-docs-backend-key-e5a1",
+        ),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);

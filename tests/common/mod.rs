@@ -6,8 +6,6 @@
 //! environment (never on the command line). The host's output goes to a log file that
 //! tests can read, e.g. to prove no secret is logged. Dropping the host kills it.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -225,18 +223,57 @@ pub fn get(url: &str) -> Reply {
 }
 
 /// Send raw bytes and return the raw response (for requests a client library would
-/// normalise or refuse to send).
+/// normalise or refuse to send). The request must ask for `Connection: close`. Fails on a
+/// timeout or when the connection ends without a reply: a server that hangs or drops the
+/// connection has not answered.
 pub fn raw(base: &str, request: &[u8]) -> String {
-    use std::io::Write;
+    use std::io::{ErrorKind, Write};
     let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
+    // A server may answer an oversized head and close before reading all of it; the
+    // failed write is not the result, the reply is.
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "{addr}: no complete reply within {RAW_TIMEOUT:?} ({} bytes so far)",
+                    reply.len()
+                )
+            }
+            // A reset after the answer (the server closed with our bytes unread).
+            Err(_) if !reply.is_empty() => break,
+            Err(e) => panic!("{addr}: connection failed before any reply: {e}"),
+        }
+    }
+    assert!(
+        !reply.is_empty(),
+        "{addr}: connection closed without a reply"
+    );
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+const RAW_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The first line of a raw response, e.g. `HTTP/1.1 404 Not Found`.
+pub fn status_line(response: &str) -> &str {
+    response.lines().next().unwrap_or("")
+}
+
+/// Fails if any of `secrets` appears in any of `logs` (README, "Security": no key is
+/// ever logged).
+pub fn assert_not_logged(logs: &[(&str, String)], secrets: &[&str]) {
+    for (name, log) in logs {
+        for secret in secrets {
+            assert!(!secret.is_empty(), "an empty secret proves nothing");
+            assert!(!log.contains(secret), "a key appears in the {name} log");
+        }
+    }
 }
 
 /// The emulator binary (`cargo xtask test` builds it and sets `APIM_EMULATOR`).
@@ -384,7 +421,6 @@ impl Drop for Emulator {
 /// What a [`RecordingBackend`] saw of one request.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
 }
@@ -424,11 +460,8 @@ impl RecordingBackend {
                         if reader.read_line(&mut line).unwrap_or(0) == 0 {
                             return;
                         }
-                        let mut parts = line.split_whitespace();
-                        let (method, target) = (
-                            parts.next().unwrap_or("").to_owned(),
-                            parts.next().unwrap_or("").to_owned(),
-                        );
+                        // `METHOD TARGET VERSION`
+                        let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
                         let mut headers = Vec::new();
                         loop {
                             let mut header = String::new();
@@ -442,7 +475,6 @@ impl RecordingBackend {
                             }
                         }
                         record.lock().unwrap().push(Seen {
-                            method,
                             target: target.clone(),
                             headers,
                         });

@@ -5,7 +5,10 @@
 
 Every case copies the files the checks read into a temporary directory (the working tree is
 never touched), applies one breakage, runs the one check that should catch it and expects FAIL
-with a given text. -v prints what the check printed. About a minute (checkov runs a few times).
+with a given text (file and line where the check gives them). Each check the cases use is also
+run once on an unbroken copy, which must PASS: a case cannot be "caught" by a failure that was
+already there. -v prints what the checks printed; -j sets the cases run in parallel (2).
+`cargo xtask test` runs it after the checks themselves, so CI proves that they can fail.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("azure.yaml", "spin.toml", "infra", "tests/infra", "static-docs/openapi.json",
+COPIED = (".gitignore", "azure.yaml", "spin.toml", "infra", "tests/infra", "static-docs/openapi.json",
           "tools/apim-emulator/src/declarations.rs", "tools/apim-emulator/src/policy.rs")
 
 
@@ -36,13 +40,122 @@ def edit(path: str, old: str, new: str, count: int = 1) -> Callable[[Path], None
     return apply
 
 
+def edit_re(path: str, pattern: str, new: str) -> Callable[[Path], None]:
+    """Replace the first match of a regular expression (multi-line mode)."""
+    def apply(root: Path) -> None:
+        file = root / path
+        text = file.read_text(encoding="utf-8")
+        changed, count = re.subn(pattern, new, text, count=1, flags=re.M)
+        if not count:
+            raise AssertionError(f"{path}: /{pattern}/ not found, the case is out of date")
+        file.write_text(changed, encoding="utf-8")
+
+    return apply
+
+
+def write(path: str, text: str) -> Callable[[Path], None]:
+    """Create or overwrite a file."""
+    def apply(root: Path) -> None:
+        (root / path).write_text(text, encoding="utf-8")
+
+    return apply
+
+
+def remove(pattern: str) -> Callable[[Path], None]:
+    """Delete every file matching a glob pattern (relative to the root)."""
+    def apply(root: Path) -> None:
+        matched = list(root.glob(pattern))
+        if not matched:
+            raise AssertionError(f"{pattern}: no file, the case is out of date")
+        for file in matched:
+            file.unlink()
+
+    return apply
+
+
+def every_file(pattern: str, old: str, new: str) -> Callable[[Path], None]:
+    """Replace `old` in every file matching a glob pattern."""
+    def apply(root: Path) -> None:
+        changed = 0
+        for file in root.glob(pattern):
+            text = file.read_text(encoding="utf-8")
+            changed += old in text
+            file.write_text(text.replace(old, new), encoding="utf-8")
+        if not changed:
+            raise AssertionError(f"{pattern}: {old!r} not found, the case is out of date")
+
+    return apply
+
+
+def not_executable(path: str) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        (root / path).chmod(0o644)
+
+    return apply
+
+
+def edit_line(path: str, line: int, old: str, new: str) -> Callable[[Path], None]:
+    """Replace `old` on one line (1-based) of a file."""
+    def apply(root: Path) -> None:
+        file = root / path
+        lines = file.read_text(encoding="utf-8").split("\n")
+        if old not in lines[line - 1]:
+            raise AssertionError(f"{path}:{line}: {old!r} not found, the case is out of date")
+        lines[line - 1] = lines[line - 1].replace(old, new, 1)
+        file.write_text("\n".join(lines), encoding="utf-8")
+
+    return apply
+
+
 @dataclass
 class Case:
     name: str
     what: str
     check: str
-    expect: str
+    expect: str | tuple[str, ...]  # every string must appear in the check's output
     breakage: Callable[[Path], None]
+
+
+def misspelled(name: str) -> str:
+    """A typo: the last two letters swapped (or the last one doubled when they are equal)."""
+    return name[:-2] + name[-1] + name[-2] if len(name) > 1 and name[-1] != name[-2] else name + name[-1]
+
+
+def misspelling_cases() -> Iterator[Case]:
+    """One case per resource type declared (not `existing`) under infra/: a property name in its
+    body misspelled, which bicep-types must report at that file and line (Bicep's BCP037). The
+    first property of the body's `properties` object is taken, else the first body property."""
+    import tree_sitter_bicep
+    from tree_sitter import Language, Parser
+
+    parser = Parser(Language(tree_sitter_bicep.language()))
+    seen: set[str] = set()
+    for path in sorted((ROOT / "infra").rglob("*.bicep")):
+        tree = parser.parse(path.read_bytes()).root_node
+        for declaration in tree.children:
+            if declaration.type != "resource_declaration" or any(c.type == "existing" for c in declaration.children):
+                continue
+            kind = declaration.children[2].text.decode().strip("'").split("@")[0]
+            if kind in seen:
+                continue
+            body = declaration.children[-1]
+            while body.type in ("if_statement", "for_statement"):
+                body = body.named_children[-1]
+            keys = [p for p in body.children if p.type == "object_property" and p.children[0].type == "identifier"]
+            nested = [p.children[-1] for p in keys if p.children[0].text.decode() == "properties"]
+            inner = [p for p in nested[0].children if p.type == "object_property" and p.children[0].type == "identifier"] \
+                if nested and nested[0].type == "object" else []
+            chosen = (inner or [p for p in keys if p.children[0].text.decode() not in ("parent", "scope", "dependsOn")])
+            if not chosen:
+                continue
+            seen.add(kind)
+            key = chosen[0].children[0]
+            name, line = key.text.decode(), key.start_point[0] + 1
+            relative = path.relative_to(ROOT).as_posix()
+            yield Case(f"bcp037-{kind.split('/', 1)[1].replace('/', '-').lower()}",
+                       f"{kind}: {name} misspelled {misspelled(name)}", "bicep-types",
+                       (f"{relative}:{line}: ", f"property '{misspelled(name)}' does not exist"),
+                       edit_line(relative, line, f"{name}:", f"{misspelled(name)}:"))
 
 
 CASES = [
@@ -63,7 +176,7 @@ CASES = [
          edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n",
               "    adminUserEnabled: false\n    adminPassword: 'P4ssw0rd-in-the-file'\n")),
     Case("backend-http", "the API Management backend over plain http", "checkov", "CKV_NAMEAPI_3",
-         edit("infra/modules/apim.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
+         edit("infra/modules/apim-gateway.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
     Case("api-without-subscription", "the api API without a subscription", "checkov", "CKV_NAMEAPI_4",
          edit("infra/apim/apis/api.json", '"subscriptionRequired": true', '"subscriptionRequired": false')),
     Case("checkov-unjustified-skip", "a checkov skip without a reason", "checkov", "without a reason",
@@ -82,10 +195,6 @@ CASES = [
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  minReplicas: 2\n")),
     Case("spinapp-replicas-and-autoscaling", "replicas next to enableAutoscaling", "kubernetes", "webhook rejects",
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  replicas: 2\n")),
-    Case("spinapp-secret-as-value", "backend_key as a plain value", "kubernetes", "secretKeyRef",
-         edit("infra/k8s/app/spinapp.yaml",
-              "      valueFrom:\n        secretKeyRef:\n          name: name-api-backend-key\n          key: backend_key\n",
-              "      value: not-from-a-secret\n")),
     Case("hpa-one-replica", "an HPA that allows a single replica", "kubernetes", "minReplicas 1 < 2",
          edit("infra/k8s/app/hpa.yaml", "minReplicas: 2", "minReplicas: 1")),
     Case("ingress-bad-field", "an Ingress field Kubernetes does not have", "kubernetes", "Kubernetes 1.31.0",
@@ -111,10 +220,130 @@ CASES = [
               '    "backendKeyInitial": {\n      "value": "${BACKEND_KEY}"\n    },\n    "backendKeyExists": {')),
     Case("shellcheck", "an unquoted expansion in a hook", "azd", "shellcheck",
          edit("infra/hooks/predeploy.sh", 'spin registry push "$reference"', "spin registry push $reference")),
+    # Sub-rules without a case before (issue 12): policy expressions, module wiring, Kubernetes
+    # probes/resources/selectors, hook executable bits; empty input; the design's policies; checkov
+    # checks on shapes they cannot read and on every file.
+    Case("policy-expression-attribute", "a policy expression in an attribute", "policies", "policy expression in calls",
+         edit("infra/apim/policies/api.xml", 'calls="{{rate-limit-calls}}"', 'calls="@(context.Variables.Count)"')),
+    Case("policy-expression-text", "a policy expression in a <value>", "policies", "policy expression in the text",
+         edit("infra/apim/policies/public.xml", "    <set-backend-service ",
+              '    <set-header name="x-client" exists-action="override">\n'
+              '      <value>@(context.Request.IpAddress)</value>\n    </set-header>\n    <set-backend-service ')),
+    Case("policy-files-none", "no policy file at all", "policies", "no policy file under infra/apim/policies",
+         remove("infra/apim/policies/*.xml")),
+    Case("policy-empty", "an empty <policies/>", "policies", "infra/apim/policies/public.xml: <policies> is empty",
+         edit_re("infra/apim/policies/public.xml", r"^<policies>[\s\S]*</policies>", "<policies />")),
+    Case("policy-no-rate-limit", "the api API without its rate limit", "policies",
+         "infra/apim/policies/api.xml: the API requires a subscription but <inbound> has no rate limit",
+         edit_re("infra/apim/policies/api.xml", r"^ *<rate-limit .*\n", "")),
+    Case("policy-key-forwarded", "the public API forwarding the subscription key header", "policies",
+         "infra/apim/policies/public.xml: <inbound> does not remove the subscription key header",
+         edit_re("infra/apim/policies/public.xml", r'^ *<set-header name="Ocp-Apim-Subscription-Key" exists-action="delete" />\n', "")),
+    Case("policy-key-query-forwarded", "the api API forwarding the subscription-key query parameter", "policies",
+         "infra/apim/policies/api.xml: <inbound> does not remove the subscription key query parameter",
+         edit_re("infra/apim/policies/api.xml", r'^ *<set-query-parameter name="subscription-key" exists-action="delete" />\n', "")),
+    Case("policy-no-backend-service", "the api API without set-backend-service", "policies",
+         "infra/apim/policies/api.xml: <inbound> has no <set-backend-service",
+         edit_re("infra/apim/policies/api.xml", r"^ *<set-backend-service .*\n", "")),
+    Case("policy-no-forward-request", "the public API without forward-request", "policies",
+         "infra/apim/policies/public.xml: <backend> has no <forward-request>",
+         edit_re("infra/apim/policies/public.xml", r"^ *<forward-request .*\n", "")),
+    Case("module-wiring-policy", "the api API module given the public policy", "declarations",
+         "module apiApi: policyXml is infra/apim/policies/public.xml",
+         edit_re("infra/main.bicep", r"^(module apiApi [\s\S]*?policyXml: )apiPolicyXml", r"\1publicPolicyXml")),
+    Case("module-wiring-openapi", "the public API module importing the OpenAPI document", "declarations",
+         "module publicApi: openApiDocument is 'static-docs/openapi.json', infra/apim/apis/public.json says None",
+         edit_re("infra/main.bicep", r"^(module publicApi [\s\S]*?openApiDocument: )''", r"\1openApiDocument")),
+    Case("module-wiring-named-values", "the gateway module given another file as its named values", "declarations",
+         "namedValueDeclarations is not loaded from infra/apim/named-values.json",
+         edit_re("infra/main.bicep", r"^(    namedValueDeclarations: )namedValueDeclarations$", r"\1apiDeclaration")),
+    Case("apim-resources-none", "no API Management resource", "declarations", "no API Management resource under infra/",
+         every_file("infra/**/*.bicep", "'Microsoft.ApiManagement/", "'Microsoft.ApiManagment/")),
+    Case("templates-none", "no templated manifest", "templates", "no templated file under infra/k8s or infra/helm",
+         every_file("infra/**/*.yaml", "${", "$")),
+    Case("spinapp-no-readiness", "the SpinApp without a readiness probe", "kubernetes", "checks.readiness is missing",
+         edit_re("infra/k8s/app/spinapp.yaml", r"^    readiness:\n(      .*\n)+", "")),
+    Case("spinapp-no-liveness", "the SpinApp without a liveness probe", "kubernetes", "checks.liveness is missing",
+         edit_re("infra/k8s/app/spinapp.yaml", r"^    liveness:\n(      .*\n)+", "")),
+    Case("spinapp-no-limits", "the SpinApp without resource limits", "kubernetes",
+         "resources.requests and resources.limits are required",
+         edit_re("infra/k8s/app/spinapp.yaml", r"^    limits:\n(      .*\n)+", "")),
+    Case("pdb-wrong-selector", "a PodDisruptionBudget selecting a label the operator does not set", "kubernetes",
+         "PodDisruptionBudget name-api/name-api: selects",
+         edit("infra/k8s/app/pdb.yaml", "      core.spinkube.dev/app-name: name-api", "      app: name-api")),
+    Case("networkpolicy-wrong-selector", "a NetworkPolicy selecting no pod of the SpinApp", "kubernetes",
+         "NetworkPolicy name-api/name-api: selects",
+         edit("infra/k8s/app/networkpolicy.yaml", "      core.spinkube.dev/app-name: name-api", "      core.spinkube.dev/app-name: other")),
+    Case("hook-not-executable", "a hook without its executable bit", "azd", "predeploy.sh is not executable",
+         not_executable("infra/hooks/predeploy.sh")),
+    Case("checkov-named-values-shape", "named-values.json in a shape the project check cannot read", "checkov",
+         "json: CKV_NAMEAPI_2 Named value declarations",
+         edit_re("infra/apim/named-values.json", r"\A([\s\S]*)\Z", r'{"entries": \1}')),
+    Case("checkov-secret-in-later-resource", "a literal token in a file's third resource", "checkov",
+         "CKV_NAMEAPI_5 No secret literal in a Bicep resource (secret-like property names) -- "
+         "Microsoft.Insights/dataCollectionRuleAssociations.containerInsightsAssociation",
+         edit("infra/modules/aks.bicep", "    description: 'Container Insights for the name-api cluster.'\n",
+              "    description: 'Container Insights for the name-api cluster.'\n    accessToken: 'n0t-a-real-t0ken-1234'\n")),
+    Case("checkov-secure-default-no-resource", "a @secure() literal default in a file without resources", "checkov",
+         "CKV_NAMEAPI_6 No @secure() Bicep parameter with a literal default -- string.leakedKey",
+         write("infra/modules/only-params.bicep",
+               "@secure()\n@description('A secret.')\nparam leakedKey string = 'hunter2hunter2hunter2'\n")),
+    # bicep-types (beside the generated misspelling cases, one per resource type)
+    Case("bicep-type-version", "an API version with no type definition", "bicep-types",
+         ("infra/modules/registry.bicep:", "Microsoft.ContainerRegistry/registries@2023-07-02 does not exist"),
+         edit("infra/modules/registry.bicep", "resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {",
+              "resource registry 'Microsoft.ContainerRegistry/registries@2023-07-02' = {")),
+    Case("bcp035-missing-required", "the registry without its required sku", "bicep-types",
+         ("infra/modules/registry.bicep:", "required property 'sku' of Microsoft.ContainerRegistry/registries is missing"),
+         edit("infra/modules/registry.bicep", "  sku: {\n    name: sku\n  }\n", "")),
+    Case("wrong-enum-literal", "an identity type outside its enum", "bicep-types",
+         ("infra/modules/aks.bicep:", "'SystemAsigned' is not one of 'SystemAssigned' | 'UserAssigned' | 'None'"),
+         edit("infra/modules/aks.bicep", "    type: 'SystemAssigned'\n", "    type: 'SystemAsigned'\n")),
+    Case("wrong-literal-type", "a string where the type is a bool", "bicep-types",
+         ("infra/modules/registry.bicep:", "'false' is not a bool"),
+         edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n", "    adminUserEnabled: 'false'\n")),
+    Case("read-only-property", "the registry's login server set", "bicep-types",
+         ("infra/modules/registry.bicep:", "property 'loginServer' of RegistryProperties is read-only"),
+         edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n",
+              "    adminUserEnabled: false\n    loginServer: 'example.azurecr.io'\n")),
+    Case("module-unknown-param", "main.bicep passing a parameter the module does not declare", "bicep-types",
+         ("infra/main.bicep:", "the module has no parameter 'principalKind'"),
+         edit("infra/main.bicep", "    principalType: principalType\n  }\n}\n\nmodule ingressAddress",
+              "    principalKind: principalType\n  }\n}\n\nmodule ingressAddress")),
+    Case("bcp053-property-read", "an output reading a property the registry type does not have", "bicep-types",
+         ("infra/modules/registry.bicep:", "registry.properties.loginServr: RegistryProperties has no property 'loginServr'"),
+         edit("infra/modules/registry.bicep", "= registry.properties.loginServer", "= registry.properties.loginServr")),
+    Case("bcp053-nested-read", "a nested property read in another letter case", "bicep-types",
+         ("infra/modules/aks.bicep:", "cluster.properties.oidcIssuerProfile.issuerUrl: spelled 'issuerURL'"),
+         edit("infra/modules/aks.bicep", "cluster.properties.oidcIssuerProfile.issuerURL",
+              "cluster.properties.oidcIssuerProfile.issuerUrl")),
+    Case("module-output-read", "main.bicep reading an output the module does not declare", "bicep-types",
+         ("infra/main.bicep:", "monitoring.outputs.appInsightName: module modules/monitoring.bicep has no output 'appInsightName'"),
+         edit("infra/main.bicep", "= monitoring.outputs.appInsightsName", "= monitoring.outputs.appInsightName")),
+    Case("role-table-wrong-guid", "the review's wrong AKS Cluster User GUID in the role table", "bicep-types",
+         ("infra/built-in-roles.json:4: ", "'Azure Kubernetes Service Cluster User Role' is 4abbcc35-e782-43d8-92c5-2d3f1bd2253f, "
+          "not 4abbcc35-e782-43d8-92c5-2d3abe9cd1d3"),
+         edit("infra/built-in-roles.json", "4abbcc35-e782-43d8-92c5-2d3f1bd2253f", "4abbcc35-e782-43d8-92c5-2d3abe9cd1d3")),
+    Case("role-guid-literal", "a role assignment with a GUID that is no built-in role, bypassing the table", "bicep-types",
+         ("infra/modules/aks.bicep:", "role assignment deployerClusterUser: role definition 4abbcc35-e782-43d8-92c5-2d3abe9cd1d3 "
+          "is not a built-in role"),
+         edit("infra/modules/aks.bicep", "var aksClusterUserRoleId = builtInRoles['Azure Kubernetes Service Cluster User Role']",
+              "var aksClusterUserRoleId = '4abbcc35-e782-43d8-92c5-2d3abe9cd1d3'")),
+    Case("role-name-not-builtin", "a role table entry that is not a built-in role's name", "bicep-types",
+         ("infra/built-in-roles.json:2: ", "'AcrPuller' is not a built-in role name"),
+         edit("infra/built-in-roles.json", '"AcrPull":', '"AcrPuller":')),
 ]
+CASES += list(misspelling_cases())
 
 
-def run_case(case: Case, verbose: bool) -> bool:
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import deploy_checks  # noqa: E402 (its checks' breakages, kept beside the checks)
+
+CASES += deploy_checks.selftest_cases(Case, edit)
+
+
+def run_check(check: str, breakage: Callable[[Path], None] | None) -> tuple[int, str]:
+    """Run one check of check_infra.py on a copy of the files it reads, broken by `breakage`."""
     with tempfile.TemporaryDirectory(prefix="infra-selftest-") as temp:
         root = Path(temp) / "main"
         for item in COPIED:
@@ -124,27 +353,66 @@ def run_case(case: Case, verbose: bool) -> bool:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, target)
-        (Path(temp) / "shared").symlink_to(ROOT.parent / "shared")
-        case.breakage(root)
-        run = subprocess.run([sys.executable, str(root / "tests/infra/check_infra.py"), "--quiet", "--only", case.check],
+        if breakage is not None:
+            try:
+                breakage(root)
+            except AssertionError as error:
+                return -1, f"the breakage could not be applied: {error}"
+        run = subprocess.run([sys.executable, str(root / "tests/infra/check_infra.py"), "--quiet", "--only", check],
                              capture_output=True, text=True)
-    output = run.stdout + run.stderr
-    caught = run.returncode == 1 and f"FAIL {case.check}" in output and case.expect in output
-    print(f"{'PASS' if caught else 'FAIL'} {case.name}: {case.what} -> {case.check}")
+    return run.returncode, run.stdout + run.stderr
+
+
+def indented(output: str) -> list[str]:
+    return [f"    {line}" for line in output.splitlines() if not re.match(r"^(infra checks took|\d+ passed)", line)]
+
+
+def run_case(case: Case, verbose: bool) -> tuple[bool, list[str]]:
+    code, output = run_check(case.check, case.breakage)
+    expected = (case.expect,) if isinstance(case.expect, str) else case.expect
+    caught = code == 1 and f"FAIL {case.check}" in output and all(e in output for e in expected)
+    lines = [f"{'PASS' if caught else 'FAIL'} {case.name}: {case.what} -> {case.check}"]
     if verbose or not caught:
-        for line in output.splitlines():
-            if not re.match(r"^(infra checks took|\d+ passed)", line):
-                print(f"    {line}")
-    return caught
+        lines += indented(output)
+        if not caught and code != -1:
+            lines += [f"    expected FAIL {case.check} with: {' ... '.join(expected)}"]
+    return caught, lines
+
+
+def run_baseline(check: str, verbose: bool) -> tuple[bool, list[str]]:
+    """The unbroken tree must pass the check, or a case could be "caught" by an old failure."""
+    code, output = run_check(check, None)
+    ok = code == 0 and f"PASS {check}" in output
+    lines = [f"{'PASS' if ok else 'FAIL'} baseline: the unbroken files pass {check}"]
+    if verbose or not ok:
+        lines += indented(output)
+    return ok, lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="cases to run (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="cases run in parallel (default 2)")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
     arguments = parser.parse_args()
+    if arguments.list:
+        print("\n".join(f"{c.name}: {c.what} -> {c.check}" for c in CASES))
+        return 0
+    unknown = set(arguments.names) - {c.name for c in CASES}
+    if unknown:
+        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     cases = [c for c in CASES if not arguments.names or c.name in arguments.names]
-    results = [run_case(case, arguments.verbose) for case in cases]
+    checks = sorted({c.check for c in cases})
+    with ThreadPoolExecutor(max_workers=max(1, arguments.jobs)) as pool:
+        baselines = [pool.submit(run_baseline, check, arguments.verbose) for check in checks]
+        runs = [pool.submit(run_case, case, arguments.verbose) for case in cases]
+        results = []
+        for future in baselines + runs:
+            ok, lines = future.result()
+            print("\n".join(lines), flush=True)
+            results.append(ok)
+    print(f"{len(cases)} breakages and {len(checks)} baselines")
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
     return 0 if all(results) else 1
 

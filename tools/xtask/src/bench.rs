@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::credentials::Credentials;
 use crate::paths::root;
 use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, find_on_path, SetupArgs};
@@ -43,6 +44,7 @@ pub struct BenchArgs {
 }
 
 const BACKEND_KEY: &str = "bench-backend-key-0f3a9c1e7b5d2486";
+const DOCS_BACKEND_KEY: &str = "bench-docs-backend-key-7e21c0a4b9d3f815";
 const SUBSCRIPTION_KEY: &str = "bench-subscription-key-6d1e";
 const PATH: &str = "/generate_name";
 /// Alternating (a)/(h) rounds for the hello-world comparison.
@@ -128,13 +130,15 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let names_json = root().join("target/bench-names.json");
     std::fs::write(&names_json, serde_json::to_string(name_api::names::NAMES)?)?;
 
-    let production_vars = [
-        ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
-        // One value for both credentials: the bench measures speed, not least privilege.
-        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", BACKEND_KEY),
-        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
-        ("SPIN_VARIABLE_API_BASE", "/api"),
-    ];
+    let credentials = Credentials {
+        api: BACKEND_KEY.to_owned(),
+        docs: DOCS_BACKEND_KEY.to_owned(),
+    };
+    let production_env = credentials.env();
+    let production_vars: Vec<(&str, &str)> = production_env
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let wasmtime_cmd = |wasm: &Path, port: u16, cache: bool| {
         let cache = if cache { "cache=y" } else { "cache=n" };
         procs::wasmtime_serve(
@@ -157,12 +161,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             ])
             .args(["--log-level", "warning", "--no-access-log"])
             .env("NAME_API_NAMES", &names_json)
-            .envs(production_vars);
+            .envs(production_vars.iter().copied());
         cmd
     };
     let native_cmd = |port: u16| {
         let mut cmd = Command::new(&native);
-        cmd.arg(format!("127.0.0.1:{port}")).envs(production_vars);
+        cmd.arg(format!("127.0.0.1:{port}"))
+            .envs(production_vars.iter().copied());
         cmd
     };
 
@@ -186,7 +191,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                     .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
                     .env(
                         "APIM_EMULATOR_NAMED_VALUES",
-                        format!("backend-key={BACKEND_KEY},docs-backend-key={BACKEND_KEY},rate-limit-calls=100000000"),
+                        format!("{},rate-limit-calls=100000000", credentials.named_values()),
                     )
                     .env("APIM_EMULATOR_ROOT", root())
                     .stdout(Stdio::from(
@@ -243,7 +248,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         let mut cmd = Command::new(spin);
         cmd.current_dir(root())
             .args(["up", "--listen", "127.0.0.1:3107"])
-            .envs(production_vars);
+            .envs(production_vars.iter().copied());
         contenders.push(Contender {
             key: "e",
             label: "name-api on spin up".into(),
@@ -354,7 +359,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         let mut cmd = Command::new(spin);
         cmd.current_dir(root())
             .args(["up", "--listen", "127.0.0.1:3116"])
-            .envs(production_vars);
+            .envs(production_vars.iter().copied());
         cold.push((
             "e",
             "name-api, spin up",

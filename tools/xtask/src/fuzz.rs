@@ -1,12 +1,18 @@
-//! `cargo xtask fuzz`: libFuzzer (cargo fuzz) over the request parsing and routing
-//! (`fuzz/fuzz_targets/request.rs`) and the emulator's policy loader (`policy.rs`), each
-//! for a bounded time. The test suite runs it briefly; longer runs are by hand.
+//! `cargo xtask fuzz`: libFuzzer (cargo fuzz) over the component's request conversion and
+//! routing (`fuzz/fuzz_targets/request.rs`), the emulator's policy loader (`policy.rs`) and
+//! its declarations and URL templates (`declarations.rs`), each for a bounded time. The
+//! test suite runs it briefly; longer runs are by hand.
+//!
+//! An empty corpus is seeded from the repository's own files (the policies, the
+//! declarations, requests from the contract), so a short run starts from valid inputs
+//! instead of rediscovering them. A run that executes nothing fails.
 //!
 //! cargo fuzz needs nightly-only compiler flags; `RUSTC_BOOTSTRAP=1` lets the stable
 //! toolchain accept them (no other toolchain can be installed here). The code under test
 //! is safe Rust, so the run uses no sanitizer (faster) but keeps debug assertions and
 //! overflow checks on: a panic is a crash.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +24,7 @@ use crate::setup::find_on_path;
 
 /// The pinned cargo-fuzz release.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
-pub const TARGETS: [&str; 2] = ["request", "policy"];
+pub const TARGETS: [&str; 3] = ["request", "policy", "declarations"];
 
 #[derive(Args)]
 pub struct FuzzArgs {
@@ -42,7 +48,7 @@ pub fn fuzz(args: &FuzzArgs) -> Result<()> {
     };
     for target in targets {
         let corpus = root().join("fuzz/corpus").join(target);
-        std::fs::create_dir_all(&corpus)?;
+        seed(target, &corpus)?;
         let dict = root().join("fuzz").join(format!("{target}.dict"));
         let output = Command::new(env!("CARGO"))
             .current_dir(root())
@@ -60,7 +66,7 @@ pub fn fuzz(args: &FuzzArgs) -> Result<()> {
             .arg(&corpus)
             .arg("--")
             .arg(format!("-max_total_time={}", args.seconds))
-            .arg(format!("-dict={}", dict.display()))
+            .args(dict.is_file().then(|| format!("-dict={}", dict.display())))
             .args(["-print_final_stats=1", "-max_len=4096", "-timeout=10"])
             .output()
             .context("running cargo fuzz")?;
@@ -77,12 +83,68 @@ pub fn fuzz(args: &FuzzArgs) -> Result<()> {
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }
+        let executions = stat("number_of_executed_units").unwrap_or(0);
+        if executions == 0 {
+            bail!("fuzz target {target} ran no input (no final stats in its output)");
+        }
         println!(
-            "fuzz {target}: {} executions in {} s, 0 crashes (corpus fuzz/corpus/{target}, {} inputs)",
-            stat("number_of_executed_units").unwrap_or(0),
+            "fuzz {target}: {executions} executions in {} s, 0 crashes (corpus fuzz/corpus/{target}, {} inputs)",
             args.seconds,
             std::fs::read_dir(&corpus).map(|d| d.count()).unwrap_or(0),
         );
+    }
+    Ok(())
+}
+
+/// Write seed inputs for `target` into `corpus` when it holds none.
+fn seed(target: &str, corpus: &Path) -> Result<()> {
+    std::fs::create_dir_all(corpus)?;
+    if std::fs::read_dir(corpus)?.next().is_some() {
+        return Ok(());
+    }
+    let read = |file: &str| {
+        std::fs::read(root().join(file)).with_context(|| format!("reading {file} for a seed"))
+    };
+    let seeds: Vec<Vec<u8>> = match target {
+        // method \n target \n config selector \n headers (fuzz_targets/request.rs).
+        "request" => [
+            "GET\n/generate_name\n\0\n",
+            "GET\n/generate_name?starts_with=%C3%91\n\x03\nx-backend-key: k\n",
+            "HEAD\n/generate_name?starts_with=a&starts_with=b\n\0\n",
+            "GET\n/openapi.json\n\x04\nif-none-match: \"x\"\n",
+            "GET\n/docs/swagger-ui.css\n\x10\naccept-encoding: gzip\nx-backend-key: d\n",
+            "HEAD\n/docs\n\x11\nx-backend-key: k\nx-backend-key: k\n",
+            "POST\n/\n\0\n",
+            "GET\n/docs/\n\x08\n",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect(),
+        "policy" => vec![
+            read("infra/apim/policies/api.xml")?,
+            read("infra/apim/policies/public.xml")?,
+        ],
+        // selector byte + a file's text (fuzz_targets/declarations.rs); the first line
+        // doubles as a URL template, the second as a path.
+        "declarations" => {
+            let files = [
+                "infra/apim/apis/api.json",
+                "infra/apim/apis/public.json",
+                "infra/apim/backends.json",
+                "infra/apim/named-values.json",
+            ];
+            let mut seeds = Vec::new();
+            for (selector, file) in (0u8..).zip(files) {
+                seeds.push([vec![selector], read(file)?].concat());
+            }
+            seeds.push(b"\0/docs/{*asset}\n/docs/a/b".to_vec());
+            seeds.push(b"\0/{id}/x\n/1/x/".to_vec());
+            seeds
+        }
+        other => bail!("no seeds for fuzz target {other}"),
+    };
+    for (i, seed) in seeds.iter().enumerate() {
+        std::fs::write(corpus.join(format!("seed-{i}")), seed)?;
     }
     Ok(())
 }

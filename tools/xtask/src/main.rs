@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod bench;
+mod credentials;
 mod fuzz;
 mod letters;
 mod openapi;

@@ -372,23 +372,131 @@ mod tests {
         assert!(committed == render().unwrap(), "run `cargo xtask openapi`");
     }
 
-    #[test]
-    fn document_states_the_handler_rules() {
-        let doc = document();
-        let param = &doc["paths"][GENERATE_NAME_PATH]["get"]["parameters"][0];
-        assert_eq!(param["name"], STARTS_WITH);
-        assert_eq!(param["schema"]["maxLength"], STARTS_WITH_MAX_CHARS);
-        assert_eq!(param["schema"]["minLength"], STARTS_WITH_MIN_CHARS);
-        let responses = doc["paths"][GENERATE_NAME_PATH]["get"]["responses"]
-            .as_object()
-            .unwrap();
-        for status in ["200", "401", "404", "405", "422", "429"] {
-            assert!(responses.contains_key(status), "{status}");
+    /// Configuration for [`name_api::router::handle`], from pairs.
+    struct Vars(&'static [(&'static str, &'static str)]);
+
+    impl name_api::config::Variables for Vars {
+        fn get(&self, name: &str) -> Result<Option<String>, name_api::config::VariableError> {
+            Ok(self
+                .0
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned()))
         }
+    }
+
+    /// What the component answers to `method target` under `vars`: status and JSON body.
+    fn answer(
+        method: &str,
+        target: &str,
+        vars: &'static [(&'static str, &'static str)],
+    ) -> (u16, Value) {
+        use rand::SeedableRng;
+        let request = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let response = name_api::router::handle(&request, &Vars(vars), &mut rng);
+        let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        (response.status().as_u16(), body)
+    }
+
+    /// The document against the running handler, not against the constants it was built
+    /// from: every status the handler answers on the route is documented with the body it
+    /// really sends, and the length limits are where the handler starts refusing.
+    #[test]
+    fn document_describes_what_the_handler_answers() {
+        let doc = document();
+        let get = &doc["paths"]["/generate_name"]["get"];
+        let responses = get["responses"].as_object().unwrap();
+        let problem = |status: &str| &responses[status]["content"]["application/problem+json"];
+        let examples = |status: &str| -> Vec<Value> {
+            problem(status)["examples"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|e| e["value"].clone())
+                .collect()
+        };
+        let ok = answer("GET", "/generate_name", &[]);
+        assert_eq!(ok.0, 200);
+        assert!(ok.1["name"].is_string() && responses.contains_key("200"));
         assert_eq!(
-            doc["components"]["securitySchemes"]["apimSubscriptionKeyHeader"]["name"],
-            SUBSCRIPTION_KEY_HEADER
+            answer("GET", "/generate_name?starts_with=Xy", &[]),
+            (404, examples("404")[0].clone())
         );
-        assert_eq!(doc["servers"][0]["url"], "/");
+        assert_eq!(
+            answer("POST", "/generate_name", &[]),
+            (405, examples("405")[0].clone())
+        );
+        let unauthorized = answer("GET", "/generate_name", &[("backend_key", "k")]);
+        assert_eq!(unauthorized, (401, problem("401")["example"].clone()));
+        let refused = answer("GET", "/generate_name", &[("require_backend_key", "true")]);
+        assert_eq!(refused, (503, examples("503")[0].clone()));
+        // Every 422 the handler gives is one of the documented examples.
+        for query in [
+            "starts_with=",
+            "starts_with=a1",
+            "starts_with=%zz",
+            "starts_with=a&starts_with=a",
+        ] {
+            let (status, body) = answer("GET", &format!("/generate_name?{query}"), &[]);
+            assert_eq!(status, 422, "{query}");
+            assert!(examples("422").contains(&body), "{query}: {body}");
+        }
+        // The limits are where the handler starts refusing, counted in characters.
+        let schema = &get["parameters"][0]["schema"];
+        assert_eq!(get["parameters"][0]["name"], "starts_with");
+        let (min, max) = (
+            schema["minLength"].as_u64().unwrap() as usize,
+            schema["maxLength"].as_u64().unwrap() as usize,
+        );
+        let rule = |value: String| {
+            let (status, body) = answer("GET", &format!("/generate_name?starts_with={value}"), &[]);
+            (status == 422).then(|| {
+                body["invalid_params"][0]["rule"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+        };
+        assert_eq!(
+            rule("%C3%A9".repeat(min - 1)).as_deref(),
+            Some("min_length")
+        );
+        assert_eq!(rule("%C3%A9".repeat(min)), None);
+        assert_eq!(rule("%C3%A9".repeat(max)), None);
+        assert_eq!(
+            rule("%C3%A9".repeat(max + 1)).as_deref(),
+            Some("max_length")
+        );
+        // 429 comes from the gateway, not the handler; the emulator's tests check its body.
+        assert!(responses.contains_key("429"));
+        let documented: Vec<&String> = responses.keys().collect();
+        assert_eq!(
+            documented,
+            ["200", "401", "404", "405", "422", "429", "503"]
+        );
+    }
+
+    /// The subscription key's names are the ones the gateway's API declaration uses.
+    #[test]
+    fn security_schemes_match_the_gateway_declaration() {
+        let declaration: Value = serde_json::from_str(
+            &std::fs::read_to_string(crate::paths::root().join("infra/apim/apis/api.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let names = &declaration["subscriptionKeyParameterNames"];
+        let schemes = &document()["components"]["securitySchemes"];
+        assert_eq!(
+            schemes["apimSubscriptionKeyHeader"]["name"],
+            names["header"]
+        );
+        assert_eq!(schemes["apimSubscriptionKeyQuery"]["name"], names["query"]);
     }
 }

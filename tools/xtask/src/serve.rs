@@ -3,11 +3,13 @@
 //! injecting that key, enforcing subscription keys, running the policies from `infra/`.
 //!
 //! The host is `spin up` when Spin is installed, otherwise `wasmtime serve` with the
-//! composed component (same component, variables from the environment). The two backend
-//! keys (the `api` API's and the public docs API's) and the subscription key are generated
-//! for each run, or read from a git-ignored `.env` (`SPIN_VARIABLE_BACKEND_KEY=...`,
+//! composed component (same component, variables from the environment). Spin gets its
+//! variables from a runtime config with a static provider, written to a 0600 temporary
+//! file for the run (never argv; the environment provider would cost about 25 ms per read).
+//! The two backend credentials and the subscription key are generated for each run, or
+//! read from a git-ignored `.env` (`SPIN_VARIABLE_BACKEND_KEY=...`,
 //! `SPIN_VARIABLE_DOCS_BACKEND_KEY=...`, `APIM_SUBSCRIPTION_KEY=...`). The subscription key
-//! is printed (you need it for Authorize); the backend keys never are.
+//! is printed (you need it for Authorize); the backend credentials never are.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -18,6 +20,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::artifacts;
+use crate::credentials::{Credentials, RuntimeConfigFile};
 use crate::paths::root;
 use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, SetupArgs};
@@ -38,14 +41,11 @@ pub struct ServeArgs {
 pub fn serve(args: ServeArgs) -> Result<()> {
     let tools = setup::ensure(&SetupArgs { serve_only: true })?;
     let env_file = read_env_file()?;
-    let backend_key = env_file
-        .get("SPIN_VARIABLE_BACKEND_KEY")
-        .cloned()
-        .unwrap_or_else(random_key);
-    let docs_backend_key = env_file
-        .get("SPIN_VARIABLE_DOCS_BACKEND_KEY")
-        .cloned()
-        .unwrap_or_else(random_key);
+    let from_env_file = |name: &str| env_file.get(name).cloned().unwrap_or_else(random_key);
+    let credentials = Credentials {
+        api: from_env_file("SPIN_VARIABLE_BACKEND_KEY"),
+        docs: from_env_file("SPIN_VARIABLE_DOCS_BACKEND_KEY"),
+    };
     let subscription_key = env_file
         .get("APIM_SUBSCRIPTION_KEY")
         .cloned()
@@ -59,41 +59,39 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     };
 
     let emulator = procs::build_release_emulator()?;
-    // Production configuration, set through Spin variables as SpinKube would.
-    let variables = [
-        ("SPIN_VARIABLE_BACKEND_KEY", backend_key.as_str()),
-        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", docs_backend_key.as_str()),
-        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
-        ("SPIN_VARIABLE_API_BASE", "/api"),
-    ];
+    // Production configuration, through Spin variables as SpinKube gives them.
+    let mut runtime_config = None;
     let mut host = if use_spin {
         let Some(spin) = tools.spin else {
             bail!("spin is not on PATH")
         };
+        let config = runtime_config.insert(RuntimeConfigFile::write(&credentials.variables())?);
         let mut cmd = Command::new(spin);
         cmd.current_dir(root())
-            .args(["up", "--build", "--listen", &backend_addr]);
+            .args(["up", "--build", "--listen", &backend_addr])
+            .arg("--runtime-config-file")
+            .arg(config.path());
         cmd
     } else {
         let Some(wasmtime) = tools.wasmtime else {
             bail!("wasmtime is not installed")
         };
         let built = artifacts::build(true)?;
-        procs::wasmtime_serve(&wasmtime, &built.composed, &backend_addr, &[], &variables)
+        let env = credentials.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        procs::wasmtime_serve(&wasmtime, &built.composed, &backend_addr, &[], &env)
     };
-    host.envs(variables);
     let mut host = Guard(host.spawn().context("starting the WASI host")?);
     wait_for_200(&backend_addr, None, &mut host.0, Duration::from_secs(120))?;
+    // Spin has read its runtime config: the file with the secrets need not outlive startup.
+    drop(runtime_config);
 
     let mut gateway = Guard(
         Command::new(emulator)
             .env("APIM_EMULATOR_LISTEN", &gateway_addr)
             .env("APIM_EMULATOR_BACKEND", format!("http://{backend_addr}"))
             .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", &subscription_key)
-            .env(
-                "APIM_EMULATOR_NAMED_VALUES",
-                format!("backend-key={backend_key},docs-backend-key={docs_backend_key}"),
-            )
+            .env("APIM_EMULATOR_NAMED_VALUES", credentials.named_values())
             .env("APIM_EMULATOR_ROOT", root())
             .spawn()
             .context("starting apim-emulator")?,

@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::artifacts;
+use crate::credentials::Credentials;
 use crate::paths::root;
 use crate::procs::{self, wait_for_200, Guard};
 use crate::setup::{self, SetupArgs};
@@ -31,6 +32,14 @@ pub struct SoakArgs {
 }
 
 const BACKEND_KEY: &str = "soak-backend-key-3b7e1f";
+const DOCS_BACKEND_KEY: &str = "soak-docs-backend-key-8c2d4a";
+
+fn credentials() -> Credentials {
+    Credentials {
+        api: BACKEND_KEY.to_owned(),
+        docs: DOCS_BACKEND_KEY.to_owned(),
+    }
+}
 const SUBSCRIPTION_KEY: &str = "soak-subscription-key-9a42";
 
 struct Stack {
@@ -42,13 +51,8 @@ struct Stack {
 fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16)) -> Result<Stack> {
     let wasmtime = setup::find_wasmtime().context("wasmtime is required")?;
     let composed = root().join("target/name_api.composed.wasm");
-    let vars = [
-        ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
-        // One value for both credentials: the soak measures stability, not least privilege.
-        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", BACKEND_KEY),
-        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
-        ("SPIN_VARIABLE_API_BASE", "/api"),
-    ];
+    let env = credentials().env();
+    let vars: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut host = procs::wasmtime_serve(
         &wasmtime,
         &composed,
@@ -71,7 +75,10 @@ fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16))
             .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
             .env(
                 "APIM_EMULATOR_NAMED_VALUES",
-                format!("backend-key={BACKEND_KEY},docs-backend-key={BACKEND_KEY},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}"),
+                format!(
+                    "{},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}",
+                    credentials().named_values()
+                ),
             )
             .env("APIM_EMULATOR_ROOT", root())
             .stdin(Stdio::null())

@@ -1,9 +1,10 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
 //! Installs what is missing (see `setup`), then: formatting, clippy (native and wasm),
-//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document,
-//! the release build of the component and its composition, `cargo test` over the
-//! workspace, and `cargo xtask verify` (the black-box gateway suite) against the emulator.
+//! the OpenAPI and vendored-docs drift checks, the OWASP lint of the OpenAPI document, the
+//! offline infrastructure checks and their self-test, the release build of the component
+//! and its composition, `cargo test` over the workspace with the `host-tests` feature, and
+//! `cargo xtask verify` (the black-box gateway suite) against the emulator.
 //! The integration tests in `tests/` start the real component on `wasmtime serve` and
 //! drive it over loopback HTTP, with Chromium (Playwright) and schemathesis; they find the
 //! artifacts and tools through the environment variables set here.
@@ -17,6 +18,9 @@ use clap::Args;
 use crate::paths::root;
 use crate::setup::{self, SetupArgs};
 use crate::{artifacts, letters, openapi, run, vendor};
+
+/// The feature that compiles the integration tests needing what this task builds.
+const HOST_TESTS: &str = "name-api/host-tests";
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -48,6 +52,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "--exclude",
             "p3-component",
             "--all-targets",
+            "--features",
+            HOST_TESTS,
             "--",
             "-D",
             "warnings",
@@ -90,6 +96,16 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                 .args(["tests/infra/check_infra.py", "--quiet"]))
         },
     )?;
+    // Each check must also catch files broken on purpose (and pass the unbroken ones), so a
+    // check that can no longer fail fails the suite.
+    step(
+        "self-test of the infrastructure checks (breakages caught)",
+        || {
+            run(Command::new(root().join(".venv-infra/bin/python"))
+                .current_dir(root())
+                .args(["tests/infra/selftest.py", "--jobs", "2"]))
+        },
+    )?;
     let built = step("build component and composition", || artifacts::build(true))?;
     step("build apim-emulator", || {
         run(cargo().args(["build", "--package", "apim-emulator"]))
@@ -113,6 +129,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
                     "spin-variables-env",
                     "--exclude",
                     "p3-component",
+                    "--features",
+                    HOST_TESTS,
                 ])
                 .args(&args.cargo_test_args)
                 .env("NAME_API_WASM", &built.component)

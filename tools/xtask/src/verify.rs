@@ -718,8 +718,14 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
     }
 }
 
-/// Paths that try to reach `/api/generate_name` through the keyless `public` API.
-const PATH_TRICKS: [(&str, &str); 7] = [
+/// Paths that try to reach a name through the keyless `public` API.
+const PATH_TRICKS: [(&str, &str); 9] = [
+    // The docs API's own credential must not reach the component's /generate_name.
+    ("path-docs-credential-dots", "/public/docs/../generate_name"),
+    (
+        "path-docs-credential-encoded",
+        "/public/docs/%2e%2e/generate_name",
+    ),
     ("path-dot-segments", "/public/../api/generate_name"),
     (
         "path-dot-segments-deep",
