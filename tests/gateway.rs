@@ -768,7 +768,7 @@ fn docs_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<common::Seen>>
                         return;
                     }
                     let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_owned();
+                    parts.next(); // the method
                     let target = parts.next().unwrap_or("").to_owned();
                     let mut headers = Vec::new();
                     loop {
@@ -783,7 +783,6 @@ fn docs_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<common::Seen>>
                         }
                     }
                     let seen = common::Seen {
-                        method,
                         target: target.clone(),
                         headers,
                     };

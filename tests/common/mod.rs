@@ -421,7 +421,6 @@ impl Drop for Emulator {
 /// What a [`RecordingBackend`] saw of one request.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
 }
@@ -462,11 +461,7 @@ impl RecordingBackend {
                             return;
                         }
                         // `METHOD TARGET VERSION`
-                        let mut parts = line.split_whitespace();
-                        let (method, target) = (
-                            parts.next().unwrap_or("").to_owned(),
-                            parts.next().unwrap_or("").to_owned(),
-                        );
+                        let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
                         let mut headers = Vec::new();
                         loop {
                             let mut header = String::new();
@@ -480,7 +475,6 @@ impl RecordingBackend {
                             }
                         }
                         record.lock().unwrap().push(Seen {
-                            method,
                             target: target.clone(),
                             headers,
                         });
