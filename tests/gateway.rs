@@ -17,15 +17,18 @@ const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to m
 const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
-/// The production shape: component requiring its key, emulator injecting it.
+/// The production shape: component requiring its two credentials, emulator injecting each
+/// API's own.
 fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
+        ("docs_backend_key", DOCS_BACKEND_KEY),
         ("require_backend_key", "true"),
         ("api_base", "/api"),
     ]);
     let mut named = named.to_vec();
     named.push(("backend-key", BACKEND_KEY));
+    named.push(("docs-backend-key", DOCS_BACKEND_KEY));
     let emulator = Emulator::start(&host.base, &[PRIMARY, SECONDARY], &named);
     (host, emulator)
 }
