@@ -1185,3 +1185,39 @@ fn cors_terminates_unmatched_simple_requests_and_defaults_to_get_and_post() {
     assert_eq!(head.header("access-control-allow-origin"), None);
     assert_eq!(backend.requests().len(), 1, "not forwarded");
 }
+
+/// An idle kept-alive connection is closed after the header read timeout (hyper starts
+/// it when it waits for the next request head).
+#[test]
+fn idle_kept_alive_connections_are_closed() {
+    use std::io::{Read, Write};
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start_with_env(
+        &backend.base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+        &[("APIM_EMULATOR_HEADER_READ_TIMEOUT", "1")],
+    );
+    let mut idle = std::net::TcpStream::connect(gw.base.trim_start_matches("http://")).unwrap();
+    idle.write_all(b"GET /public/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the idle connection stayed open: {e}"),
+        }
+    }
+    assert!(received.starts_with(b"HTTP/1.1 200 OK"), "answered first");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
