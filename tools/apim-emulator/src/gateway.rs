@@ -882,6 +882,64 @@ mod tests {
     }
 
     #[test]
+    fn downstream_caching_follows_the_lookup() {
+        let with = |cache_control: &str, must_revalidate: bool| {
+            let mut h = HeaderMap::new();
+            if !cache_control.is_empty() {
+                h.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_str(cache_control).unwrap(),
+                );
+            }
+            let downstream = Downstream {
+                public: true,
+                must_revalidate,
+            };
+            downstream_caching(&mut h, downstream);
+            h.get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            with("max-age=60", true).as_deref(),
+            Some("public, max-age=60, must-revalidate")
+        );
+        assert_eq!(
+            with("public, max-age=60, must-revalidate", false).as_deref(),
+            Some("public, max-age=60")
+        );
+        assert_eq!(with("", true).as_deref(), Some("public, must-revalidate"));
+        // The backend's refusal of shared caching is kept.
+        assert_eq!(
+            with("private, max-age=5", true).as_deref(),
+            Some("private, max-age=5")
+        );
+        assert_eq!(with("no-store", true).as_deref(), Some("no-store"));
+    }
+
+    #[test]
+    fn paths_with_dot_segments_or_encoded_separators_are_refused() {
+        for bad in [
+            "/a/../b",
+            "/a/./b",
+            "/..",
+            "/a/%2e%2E/b",
+            "/a%2Fb",
+            "/a%5cb",
+            "/a\\b",
+        ] {
+            assert!(path_refusal(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "/public/docs/a..b",
+            "/public/docs/swagger-ui.css",
+            "/api/generate_name",
+            "/a/.b",
+        ] {
+            assert_eq!(path_refusal(good), None, "{good}");
+        }
+    }
+
+    #[test]
     fn secrets_compare_exactly() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
