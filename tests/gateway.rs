@@ -18,7 +18,8 @@ pub(crate) const MISSING: &str = r#"{ "statusCode": 401, "message": "Access deni
 pub(crate) const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
-/// The production shape: component requiring its key, emulator injecting it.
+/// The production shape: component requiring its two credentials, emulator injecting each
+/// API's own.
 fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
@@ -28,6 +29,7 @@ fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     ]);
     let mut named = named.to_vec();
     named.push(("backend-key", BACKEND_KEY));
+    named.push(("docs-backend-key", DOCS_BACKEND_KEY));
     let emulator = Emulator::start(&host.base, &[PRIMARY, SECONDARY], &named);
     (host, emulator)
 }
@@ -1180,4 +1182,40 @@ fn cors_terminates_unmatched_simple_requests_and_defaults_to_get_and_post() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("access-control-allow-origin"), None);
     assert_eq!(backend.requests().len(), 1, "not forwarded");
+}
+
+/// An idle kept-alive connection is closed after the header read timeout (hyper starts
+/// it when it waits for the next request head).
+#[test]
+fn idle_kept_alive_connections_are_closed() {
+    use std::io::{Read, Write};
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start_with_env(
+        &backend.base,
+        &[PRIMARY],
+        &[("backend-key", BACKEND_KEY)],
+        &[("APIM_EMULATOR_HEADER_READ_TIMEOUT", "1")],
+    );
+    let mut idle = std::net::TcpStream::connect(gw.base.trim_start_matches("http://")).unwrap();
+    idle.write_all(b"GET /public/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the idle connection stayed open: {e}"),
+        }
+    }
+    assert!(received.starts_with(b"HTTP/1.1 200 OK"), "answered first");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -120,6 +120,17 @@ struct PendingStore {
     downstream: Downstream,
 }
 
+/// What the inbound section decided.
+enum Inbound {
+    /// Forward with this query string; `pending`: a cache miss the response may fill.
+    Forward {
+        query: Option<String>,
+        pending: Option<PendingStore>,
+    },
+    /// Answer now (a cache hit).
+    Answer(Response<Body>),
+}
+
 /// What `cache-lookup` found.
 enum Lookup {
     Hit(Response<Body>),
@@ -235,7 +246,7 @@ impl Gateway {
         response
     }
 
-    /// Operation, key, inbound policies, backend, outbound policies. `added`: headers the
+    /// Operation, key, inbound section, backend, outbound section. `added`: headers the
     /// policies put on the response, whatever it turns out to be (e.g. rate-limit's).
     #[allow(clippy::too_many_arguments)]
     async fn process(
@@ -258,22 +269,39 @@ impl Gateway {
         trace.subscription = subscription;
 
         let (mut parts, body) = request.into_parts();
+        let (query, pending) = match self.inbound(api, subscription, &mut parts, added, trace)? {
+            Inbound::Forward { query, pending } => (query, pending),
+            Inbound::Answer(response) => return Ok(response),
+        };
+        let forwarded = forward_request(config, api, parts, body, rest, query.as_deref(), peer)
+            .map_err(|_| Refusal::BackendError)?;
+        let response = self.send(forwarded, api.forward_timeout, trace).await?;
+        self.outbound(api, response, pending).await
+    }
+
+    /// The inbound section, policy by policy, in the file's order.
+    fn inbound(
+        &self,
+        api: &Api,
+        subscription: Option<&'static str>,
+        parts: &mut http::request::Parts,
+        added: &mut HeaderMap,
+        trace: &mut Trace,
+    ) -> Result<Inbound, Refusal> {
         let mut query = parts.uri.query().map(str::to_owned);
         let mut pending = None;
-        let mut looked_up = None;
         for policy in &api.policy.inbound {
             match policy {
                 Policy::Base | Policy::Cors(_) | Policy::SetBackendService { .. } => {}
                 Policy::RateLimit(limit) => self.rate_limit(api, limit, subscription, added)?,
-                Policy::CacheLookup(lookup) => match self.cache_lookup(lookup, &parts, trace) {
-                    Lookup::Hit(response) => return Ok(response),
+                Policy::CacheLookup(lookup) => match self.cache_lookup(lookup, parts, trace) {
+                    Lookup::Hit(response) => return Ok(Inbound::Answer(response)),
                     Lookup::Miss(store) => {
                         // The response will be stored for every client: ask for the full
                         // 200, never a 304 answering this client's own validators.
                         for name in &cache::CONDITIONAL {
                             parts.headers.remove(name);
                         }
-                        looked_up = Some(store.downstream);
                         pending = Some(store);
                     }
                     Lookup::Bypass => {}
@@ -293,11 +321,18 @@ impl Gateway {
                 }
             }
         }
+        Ok(Inbound::Forward { query, pending })
+    }
 
-        let forwarded = forward_request(config, api, parts, body, rest, query.as_deref(), peer)
-            .map_err(|_| Refusal::BackendError)?;
-        let response = self.send(forwarded, api.forward_timeout, trace).await?;
-
+    /// The outbound section on the backend's response; then what `cache-lookup` allows
+    /// downstream caches.
+    async fn outbound(
+        &self,
+        api: &Api,
+        response: Response<Incoming>,
+        mut pending: Option<PendingStore>,
+    ) -> Result<Response<Body>, Refusal> {
+        let downstream = pending.as_ref().map(|p| p.downstream);
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         let mut body: Body = body.map_err(Into::into).boxed();
@@ -309,25 +344,21 @@ impl Gateway {
                     values,
                 } => apply_header(&mut parts.headers, name, *action, values),
                 Policy::CacheStore { duration } => {
-                    if let Some(PendingStore {
-                        key,
-                        representation,
-                        ..
-                    }) = pending.take()
-                    {
-                        if let Some(limit) = self.storable(representation, &parts) {
-                            let bytes = collect_at_most(body, limit)
-                                .await
-                                .ok_or(Refusal::BackendError)?;
-                            self.store(key, &parts, bytes.clone(), *duration);
-                            body = responses::full(bytes);
-                        }
+                    let Some(store) = pending.take() else {
+                        continue;
+                    };
+                    if let Some(limit) = self.storable(store.representation, &parts) {
+                        let bytes = collect_at_most(body, limit)
+                            .await
+                            .ok_or(Refusal::BackendError)?;
+                        self.store(store.key, &parts, bytes.clone(), *duration);
+                        body = responses::full(bytes);
                     }
                 }
                 _ => {}
             }
         }
-        if let (Some(downstream), StatusCode::OK) = (looked_up, parts.status) {
+        if let (Some(downstream), StatusCode::OK) = (downstream, parts.status) {
             downstream_caching(&mut parts.headers, downstream);
         }
         Ok(Response::from_parts(parts, body))
@@ -848,6 +879,64 @@ mod tests {
             &[],
         );
         assert!(!h.contains_key("x"));
+    }
+
+    #[test]
+    fn downstream_caching_follows_the_lookup() {
+        let with = |cache_control: &str, must_revalidate: bool| {
+            let mut h = HeaderMap::new();
+            if !cache_control.is_empty() {
+                h.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_str(cache_control).unwrap(),
+                );
+            }
+            let downstream = Downstream {
+                public: true,
+                must_revalidate,
+            };
+            downstream_caching(&mut h, downstream);
+            h.get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            with("max-age=60", true).as_deref(),
+            Some("public, max-age=60, must-revalidate")
+        );
+        assert_eq!(
+            with("public, max-age=60, must-revalidate", false).as_deref(),
+            Some("public, max-age=60")
+        );
+        assert_eq!(with("", true).as_deref(), Some("public, must-revalidate"));
+        // The backend's refusal of shared caching is kept.
+        assert_eq!(
+            with("private, max-age=5", true).as_deref(),
+            Some("private, max-age=5")
+        );
+        assert_eq!(with("no-store", true).as_deref(), Some("no-store"));
+    }
+
+    #[test]
+    fn paths_with_dot_segments_or_encoded_separators_are_refused() {
+        for bad in [
+            "/a/../b",
+            "/a/./b",
+            "/..",
+            "/a/%2e%2E/b",
+            "/a%2Fb",
+            "/a%5cb",
+            "/a\\b",
+        ] {
+            assert!(path_refusal(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "/public/docs/a..b",
+            "/public/docs/swagger-ui.css",
+            "/api/generate_name",
+            "/a/.b",
+        ] {
+            assert_eq!(path_refusal(good), None, "{good}");
+        }
     }
 
     #[test]

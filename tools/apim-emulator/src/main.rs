@@ -12,8 +12,11 @@
 //! Every flag can come from the environment instead: `APIM_EMULATOR_LISTEN`,
 //! `APIM_EMULATOR_BACKEND`, `APIM_EMULATOR_SUBSCRIPTION_KEYS` (comma-separated),
 //! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`,
-//! `APIM_EMULATOR_SETTINGS_FILE`. Prefer the environment or the settings file for
-//! secrets: command lines are visible to other local users.
+//! `APIM_EMULATOR_SETTINGS_FILE`, `APIM_EMULATOR_TIER` (as `infra/main.bicep`'s `apimSku`,
+//! default `Consumption`: no built-in cache), `APIM_EMULATOR_CACHE_MAX_BYTES`,
+//! `APIM_EMULATOR_HEADER_READ_TIMEOUT`, `APIM_EMULATOR_WRITE_TIMEOUT`. Prefer the
+//! environment or the settings file for secrets: command lines are visible to other local
+//! users.
 //!
 //! The settings file (see `settings`) overrides `--backend` and `--named-value` and is
 //! re-read on SIGHUP; a file that does not load is logged and the running settings kept.
