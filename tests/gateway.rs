@@ -507,8 +507,6 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
     assert!(err.contains("backend-key"), "{err}");
 }
 
-const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-9a06c3";
-
 /// The least-privilege design (SPEC section 4): each API injects its own backend entity's
 /// credential, so a public docs request never carries the key that unlocks `/generate_name`.
 #[test]
