@@ -49,6 +49,9 @@ fuzz_target!(|data: &[u8]| {
     if selector & 4 != 0 {
         config.insert("api_base", target.to_owned());
     }
+    if selector & 8 != 0 {
+        config.insert("docs_backend_key", "d".to_owned());
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(selector));
     let response = name_api::router::handle(&parts, &Map(config), &mut rng);
 
