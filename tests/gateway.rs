@@ -11,14 +11,14 @@ use common::{get, send, Emulator, Host, RecordingBackend};
 const PRIMARY: &str = "primary-subscription-key-7c1d";
 const SECONDARY: &str = "secondary-subscription-key-93ab";
 const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
-const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-7c20d9";
 
 // APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
 const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
 const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
-/// The production shape: component requiring its key, emulator injecting it.
+/// The production shape: component requiring its two credentials, emulator injecting each
+/// API's own.
 fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
@@ -28,6 +28,7 @@ fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     ]);
     let mut named = named.to_vec();
     named.push(("backend-key", BACKEND_KEY));
+    named.push(("docs-backend-key", DOCS_BACKEND_KEY));
     let emulator = Emulator::start(&host.base, &[PRIMARY, SECONDARY], &named);
     (host, emulator)
 }
@@ -422,7 +423,7 @@ fn broken_root(file: &str, from: &str, to: &str) -> std::path::PathBuf {
         "infra/apim/apis/public.json",
         "infra/apim/policies/api.xml",
         "infra/apim/policies/public.xml",
-        "infra/apim/backend.json",
+        "infra/apim/backends.json",
         "infra/apim/named-values.json",
         "static-docs/openapi.json",
     ] {
@@ -475,7 +476,7 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
             "not well-formed XML",
         ),
         (
-            "infra/apim/backend.json",
+            "infra/apim/backends.json",
             "{{backend-key}}",
             "{{backend-kee}}",
             "unknown named value",
@@ -505,4 +506,209 @@ fn unknown_policy_elements_attributes_and_names_stop_the_start() {
         .err()
         .unwrap();
     assert!(err.contains("backend-key"), "{err}");
+}
+
+const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-9a06c3";
+
+/// The least-privilege design (SPEC section 4): each API injects its own backend entity's
+/// credential, so a public docs request never carries the key that unlocks `/generate_name`.
+#[test]
+fn each_api_injects_its_own_backend_credential() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(
+        &backend.base,
+        &[PRIMARY],
+        &[
+            ("backend-key", BACKEND_KEY),
+            ("docs-backend-key", DOCS_BACKEND_KEY),
+        ],
+    );
+    let api = send(
+        "GET",
+        &gw.url("/api/generate_name"),
+        &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+    );
+    assert_eq!(api.status, 200);
+    for path in [
+        "/public/docs",
+        "/public/docs/swagger-ui.css",
+        "/public/openapi.json",
+    ] {
+        assert_eq!(get(&gw.url(path)).status, 200, "{path}");
+    }
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[0].target, "/generate_name");
+    assert_eq!(seen[0].header("x-backend-key"), Some(BACKEND_KEY));
+    for request in &seen[1..] {
+        assert_eq!(
+            request.header("x-backend-key"),
+            Some(DOCS_BACKEND_KEY),
+            "{}",
+            request.target
+        );
+    }
+    let log = gw.log_text();
+    assert!(!log.contains(BACKEND_KEY) && !log.contains(DOCS_BACKEND_KEY));
+}
+
+const BAD_PATH_DOTS: &str =
+    r#"{ "statusCode": 400, "message": "Invalid request path: dot segments are not accepted" }"#;
+const BAD_PATH_ENCODED: &str = r#"{ "statusCode": 400, "message": "Invalid request path: encoded dots and separators are not accepted" }"#;
+
+/// Dot segments and encoded separators never reach the backend (issue 9 item 4): Traefik
+/// decodes `%2e` and removes dot segments before routing, so `/public/docs/%2e%2e/x`
+/// forwarded as `/docs/%2e%2e/x` could become `/x` behind it, with the API's credential.
+#[test]
+fn dot_segments_and_encoded_separators_are_refused_for_every_api() {
+    let backend = RecordingBackend::start(Duration::ZERO);
+    let gw = Emulator::start(&backend.base, &[PRIMARY], &[("backend-key", BACKEND_KEY)]);
+    let mut cases = Vec::new();
+    for prefix in ["/api", "/public", "/public/docs"] {
+        for (rest, body) in [
+            ("/../generate_name", BAD_PATH_DOTS),
+            ("/./generate_name", BAD_PATH_DOTS),
+            ("/..", BAD_PATH_DOTS),
+            ("/%2e%2e/generate_name", BAD_PATH_ENCODED),
+            ("/%2E%2E/generate_name", BAD_PATH_ENCODED),
+            ("/.%2e/generate_name", BAD_PATH_ENCODED),
+            ("/%2e/generate_name", BAD_PATH_ENCODED),
+            ("/x%2fgenerate_name", BAD_PATH_ENCODED),
+            ("/x%2Fgenerate_name", BAD_PATH_ENCODED),
+            ("/x%5cgenerate_name", BAD_PATH_ENCODED),
+            ("/x%5C..%5Cgenerate_name", BAD_PATH_ENCODED),
+        ] {
+            cases.push((format!("{prefix}{rest}"), body));
+        }
+    }
+    cases.push((
+        "/public/docs/%2e%2e/generate_name?subscription-key=x".into(),
+        BAD_PATH_ENCODED,
+    ));
+    for (path, body) in cases {
+        // Raw bytes: an HTTP client library would normalise the dot segments itself.
+        let reply = common::raw(
+            &gw.base,
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOcp-Apim-Subscription-Key: {PRIMARY}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert!(reply.starts_with("HTTP/1.1 400 "), "{path}: {reply}");
+        assert!(
+            reply.contains("content-type: application/json"),
+            "{path}: {reply}"
+        );
+        assert!(reply.ends_with(body), "{path}: {reply}");
+    }
+    assert!(backend.requests().is_empty(), "nothing was forwarded");
+    // Dots inside a segment are ordinary characters.
+    assert_eq!(get(&gw.url("/public/docs/swagger-ui.css")).status, 200);
+    assert_eq!(get(&gw.url("/public/docs/a..b")).status, 200);
+}
+
+fn write_settings(path: &std::path::Path, text: &str) {
+    // Write then rename, so the emulator never reads a half-written file.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
+/// `--settings-file`: backend URL and named values, re-read on SIGHUP and swapped whole;
+/// a file that does not load is logged by name (never a value) and the old settings stay.
+#[test]
+fn settings_file_is_reread_on_sighup_and_a_bad_one_is_refused() {
+    let first = RecordingBackend::start(Duration::ZERO);
+    let second = RecordingBackend::start(Duration::ZERO);
+    let settings = common::artifacts_dir().join(format!("settings-{}.json", std::process::id()));
+    let keys = |backend: &str, key: &str, docs: &str| {
+        serde_json::json!({"backend": backend, "namedValues": {"backend-key": key, "docs-backend-key": docs}})
+            .to_string()
+    };
+    write_settings(
+        &settings,
+        &keys(&first.base, "rotation-key-one-4411", "docs-one-77"),
+    );
+    let gw = Emulator::start_with_env(
+        // The file overrides the backend and the keys given here.
+        "http://127.0.0.1:9",
+        &[PRIMARY],
+        &[("backend-key", "overridden-by-the-file")],
+        &[("APIM_EMULATOR_SETTINGS_FILE", settings.to_str().unwrap())],
+    );
+    let call = || {
+        send(
+            "GET",
+            &gw.url("/api/generate_name"),
+            &[("Ocp-Apim-Subscription-Key", PRIMARY)],
+        )
+        .status
+    };
+    assert_eq!(call(), 200);
+    assert_eq!(get(&gw.url("/public/openapi.json")).status, 200);
+    let seen = first.requests();
+    assert_eq!(
+        seen[0].header("x-backend-key"),
+        Some("rotation-key-one-4411")
+    );
+    assert_eq!(seen[1].header("x-backend-key"), Some("docs-one-77"));
+
+    // Rotation and a rolling backend switch: new key, new backend, no restart.
+    write_settings(
+        &settings,
+        &keys(&second.base, "rotation-key-two-5522", "docs-two-88"),
+    );
+    let line = gw.hangup();
+    assert!(line.contains("settings reloaded"), "{line}");
+    assert_eq!(call(), 200);
+    assert_eq!(
+        first.requests().len(),
+        2,
+        "the old backend gets nothing more"
+    );
+    assert_eq!(
+        second.requests()[0].header("x-backend-key"),
+        Some("rotation-key-two-5522")
+    );
+
+    // Broken files: each is refused, the running settings stay, no value is logged.
+    for (text, expect) in [
+        (r#"{"namedValues": {"backend-key": "secret-three-zqxw""#.to_owned(), "not valid JSON"),
+        (r#"{"namedValues": {"backend-key": 987654321987}}"#.to_owned(), "not the expected shape"),
+        (r#"{"backend": "http://x:1", "secret-three-zqxw": 1}"#.to_owned(), "not the expected shape"),
+        (
+            serde_json::json!({"namedValues": {"backend-key": "secret-three-zqxw", "no-such-value": "x"}}).to_string(),
+            "named value no-such-value: not declared",
+        ),
+        (
+            serde_json::json!({"namedValues": {"backend-key": "secret\nthree-zqxw"}}).to_string(),
+            "credentials header x-backend-key: not a valid header value",
+        ),
+        (
+            serde_json::json!({"backend": "https://127.0.0.1:1"}).to_string(),
+            "must be an http:// URL",
+        ),
+    ] {
+        write_settings(&settings, &text);
+        let line = gw.hangup();
+        assert!(line.contains("settings not reloaded"), "{line}");
+        assert!(line.contains(expect), "{expect}: {line}");
+        assert_eq!(call(), 200);
+        let last = second.requests().pop().unwrap();
+        assert_eq!(last.header("x-backend-key"), Some("rotation-key-two-5522"));
+    }
+    std::fs::remove_file(&settings).unwrap();
+    let line = gw.hangup();
+    assert!(line.contains("settings not reloaded") && line.contains("reading settings file"));
+    assert_eq!(call(), 200);
+    let log = gw.log_text();
+    for secret in [
+        "rotation-key",
+        "docs-one",
+        "docs-two",
+        "zqxw",
+        "987654321987",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

@@ -295,6 +295,14 @@ impl Emulator {
         env: &[(&str, &str)],
     ) -> Result<Emulator, String> {
         let log = artifacts_dir().join(format!("emulator-{}-{}.log", std::process::id(), unique()));
+        // The docs API's credential defaults to the api API's one, so tests that are not
+        // about least privilege give one key; tests that are give `docs-backend-key`.
+        let mut named = named.to_vec();
+        if let Some(&(_, key)) = named.iter().find(|(n, _)| *n == "backend-key") {
+            if !named.iter().any(|(n, _)| *n == "docs-backend-key") {
+                named.push(("docs-backend-key", key));
+            }
+        }
         for _attempt in 0..3 {
             let port = free_port();
             let named: Vec<String> = named.iter().map(|(n, v)| format!("{n}={v}")).collect();
@@ -340,6 +348,29 @@ impl Emulator {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Send SIGHUP (re-read the settings file) and wait until the log says how it went
+    /// (`reloaded` or `not reloaded`); returns that log line.
+    pub fn hangup(&self) -> String {
+        let before = self.log_text().lines().count();
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(line) =
+                self.log_text().lines().skip(before).find(|l| {
+                    l.contains("settings reloaded") || l.contains("settings not reloaded")
+                })
+            {
+                return line.to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no reload line after SIGHUP:\n{}", self.log_text());
     }
 }
 

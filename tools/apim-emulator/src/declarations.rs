@@ -1,6 +1,10 @@
 //! The gateway's declarations, read from the same files `infra/` deploys with Bicep
 //! (`loadJsonContent` / `loadTextContent`): the APIs and their operations, the backend
-//! entity with its credentials header, and the named values.
+//! entities with their credentials headers, and the named values.
+//!
+//! Each API's policy picks its backend entity with `set-backend-service backend-id`, so the
+//! public docs API and the protected API inject different credentials (least privilege:
+//! the docs credential unlocks only the docs routes in the component).
 //!
 //! An API whose `openApiFile` is set takes its operations from that OpenAPI document, as
 //! APIM's import does (one operation per path and method, `operationId` as its name).
@@ -11,12 +15,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::policy::{self, PolicyDocument};
+use crate::policy::{self, Policy, PolicyDocument};
 use crate::template::UrlTemplate;
 
 /// Where the declarations live, relative to the repository root.
 pub const APIS: [&str; 2] = ["infra/apim/apis/api.json", "infra/apim/apis/public.json"];
-pub const BACKEND: &str = "infra/apim/backend.json";
+pub const BACKENDS: &str = "infra/apim/backends.json";
 pub const NAMED_VALUES: &str = "infra/apim/named-values.json";
 
 #[derive(Debug, Deserialize)]
@@ -104,9 +108,12 @@ pub struct Api {
     pub key_names: KeyNames,
     pub operations: Vec<Operation>,
     pub policy: PolicyDocument,
+    /// The backend entity the policy's `set-backend-service` names (whose credentials
+    /// the forwarded requests carry); `None`: no credentials are injected.
+    pub backend_id: Option<String>,
 }
 
-/// The backend entity: headers injected into every forwarded request.
+/// A backend entity: headers injected into every request forwarded to it.
 #[derive(Debug)]
 pub struct Backend {
     pub id: String,
@@ -117,7 +124,14 @@ pub struct Backend {
 #[derive(Debug)]
 pub struct Declarations {
     pub apis: Vec<Api>,
-    pub backend: Backend,
+    pub backends: Vec<Backend>,
+}
+
+impl Declarations {
+    /// The backend entity an API's `set-backend-service` names (checked at load).
+    pub fn backend(&self, id: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.id == id)
+    }
 }
 
 /// Named values: defaults from the file, overridden (and secrets supplied) by the caller.
@@ -133,7 +147,8 @@ pub fn named_values(
             (Some(value), _, _) => values.insert(nv.name.clone(), value.clone()),
             (None, Some(value), false) => values.insert(nv.name.clone(), value.clone()),
             (None, _, true) => bail!(
-                "{}: secret named value `{}` has no value: pass --named-value {}=...",
+                "{}: secret named value `{}` has no value: pass --named-value {}=... or set it \
+                 in the settings file",
                 file.display(),
                 nv.name,
                 nv.name
@@ -145,7 +160,7 @@ pub fn named_values(
     }
     for name in given.keys() {
         if !declared.iter().any(|nv| &nv.name == name) {
-            bail!("--named-value {name}: not declared in {}", file.display());
+            bail!("named value {name}: not declared in {}", file.display());
         }
     }
     Ok(values)
@@ -153,27 +168,8 @@ pub fn named_values(
 
 /// Read and check every declaration file under `root`.
 pub fn load(root: &Path, named: &BTreeMap<String, String>) -> Result<Declarations> {
-    let backend_path = root.join(BACKEND);
-    let backend: BackendFile = read_json(&backend_path)?;
-    if backend.protocol != "http" {
-        bail!(
-            "{}: only protocol \"http\" is implemented",
-            backend_path.display()
-        );
-    }
-    let mut credential_headers = Vec::new();
-    for (name, values) in &backend.credentials.header {
-        for value in values {
-            let value = policy::substitute(value, named).with_context(|| {
-                format!("{}: credentials header {name}", backend_path.display())
-            })?;
-            credential_headers.push((name.parse()?, value.parse()?));
-        }
-    }
-    let backend = Backend {
-        id: backend.name,
-        credential_headers,
-    };
+    let backends = load_backends(&root.join(BACKENDS), named)?;
+    let backend_ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
 
     let mut apis = Vec::new();
     for file in APIS {
@@ -211,7 +207,16 @@ pub fn load(root: &Path, named: &BTreeMap<String, String>) -> Result<Declaration
         if operations.is_empty() {
             bail!("{}: the API has no operations", path.display());
         }
-        let policy = policy::load(&root.join(&decl.policy_file), named, &backend.id)?;
+        let policy = policy::load(&root.join(&decl.policy_file), named, &backend_ids)?;
+        let backend_id = policy
+            .inbound
+            .iter()
+            .chain(&policy.backend)
+            .filter_map(|p| match p {
+                Policy::SetBackendService { backend_id } => Some(backend_id.clone()),
+                _ => None,
+            })
+            .last();
         apis.push(Api {
             name: decl.name,
             display_name: decl.display_name,
@@ -220,9 +225,65 @@ pub fn load(root: &Path, named: &BTreeMap<String, String>) -> Result<Declaration
             key_names: decl.subscription_key_parameter_names,
             operations,
             policy,
+            backend_id,
         });
     }
-    Ok(Declarations { apis, backend })
+    Ok(Declarations { apis, backends })
+}
+
+/// The backend entities (a JSON array), their `{{named value}}` credentials substituted.
+fn load_backends(path: &Path, named: &BTreeMap<String, String>) -> Result<Vec<Backend>> {
+    let files: Vec<BackendFile> = read_json(path)?;
+    if files.is_empty() {
+        bail!("{}: no backend entity declared", path.display());
+    }
+    let mut backends: Vec<Backend> = Vec::new();
+    for backend in files {
+        if backend.protocol != "http" {
+            bail!(
+                "{}: backend {}: only protocol \"http\" is implemented",
+                path.display(),
+                backend.name
+            );
+        }
+        if backends.iter().any(|b| b.id == backend.name) {
+            bail!(
+                "{}: backend {} declared twice",
+                path.display(),
+                backend.name
+            );
+        }
+        let mut credential_headers = Vec::new();
+        for (name, values) in &backend.credentials.header {
+            for value in values {
+                // Errors name the header and the named value, never the value.
+                let value = policy::substitute(value, named).with_context(|| {
+                    format!(
+                        "{}: backend {}: credentials header {name}",
+                        path.display(),
+                        backend.name
+                    )
+                })?;
+                credential_headers.push((
+                    name.parse().with_context(|| {
+                        format!("{}: invalid header name {name}", path.display())
+                    })?,
+                    value.parse().with_context(|| {
+                        format!(
+                            "{}: backend {}: credentials header {name}: not a valid header value",
+                            path.display(),
+                            backend.name
+                        )
+                    })?,
+                ));
+            }
+        }
+        backends.push(Backend {
+            id: backend.name,
+            credential_headers,
+        });
+    }
+    Ok(backends)
 }
 
 /// Operations as APIM's OpenAPI import creates them.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -66,9 +66,16 @@ struct Trace {
     backend: Option<Duration>,
 }
 
+/// What may change while the gateway runs (SIGHUP re-reads it): the declarations with the
+/// named values substituted, and the backend URL. Swapped as a whole, so a request sees
+/// either the old or the new settings, never a mix.
+pub struct Config {
+    pub declarations: Declarations,
+    pub backend_base: Uri,
+}
+
 pub struct Gateway {
-    declarations: Declarations,
-    backend_base: Uri,
+    config: RwLock<Arc<Config>>,
     subscription: Subscription,
     client: Client<HttpConnector, Body>,
     windows: Mutex<HashMap<(String, &'static str), Window>>,
@@ -76,11 +83,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(
-        declarations: Declarations,
-        backend_base: Uri,
-        subscription: Subscription,
-    ) -> Gateway {
+    pub fn new(config: Config, subscription: Subscription) -> Gateway {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
@@ -88,13 +91,22 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Gateway {
-            declarations,
-            backend_base,
+            config: RwLock::new(Arc::new(config)),
             subscription,
             client,
             windows: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Swap in new settings; requests in flight finish with the ones they started with.
+    /// Rate-limit counters and the cache are kept.
+    pub fn replace(&self, config: Config) {
+        *self.config.write().expect("config lock") = Arc::new(config);
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
     }
 
     /// Answer one request and log it.
@@ -127,7 +139,11 @@ impl Gateway {
         peer: SocketAddr,
         trace: &mut Trace,
     ) -> Response<Body> {
-        let Some((api, rest)) = self.find_api(request.uri().path()) else {
+        if let Some(refusal) = path_refusal(request.uri().path()) {
+            return responses::bad_request(refusal);
+        }
+        let config = self.config();
+        let Some((api, rest)) = find_api(&config.declarations, request.uri().path()) else {
             return responses::not_found();
         };
         trace.api = Some(api.name.clone());
@@ -175,7 +191,7 @@ impl Gateway {
         let mut cache_key = None;
         for policy in &api.policy.inbound {
             match policy {
-                Policy::Base | Policy::Cors(_) | Policy::SetBackendService => {}
+                Policy::Base | Policy::Cors(_) | Policy::SetBackendService { .. } => {}
                 Policy::RateLimit {
                     calls,
                     renewal_period,
@@ -245,10 +261,11 @@ impl Gateway {
                 _ => None,
             })
             .unwrap_or(DEFAULT_TIMEOUT);
-        let forwarded = match self.forward_request(parts, body, &rest, query.as_deref(), peer) {
-            Ok(forwarded) => forwarded,
-            Err(_) => return with_cors(responses::backend_error(), cors, origin.as_ref()),
-        };
+        let forwarded =
+            match forward_request(&config, api, parts, body, &rest, query.as_deref(), peer) {
+                Ok(forwarded) => forwarded,
+                Err(_) => return with_cors(responses::backend_error(), cors, origin.as_ref()),
+            };
         let backend_started = Instant::now();
         let result = tokio::time::timeout(timeout, self.client.request(forwarded)).await;
         trace.backend = Some(backend_started.elapsed());
@@ -300,20 +317,6 @@ impl Gateway {
         }
         let response = Response::from_parts(parts, body.map_err(Into::into).boxed());
         with_cors(response, cors, origin.as_ref())
-    }
-
-    /// The API whose path is the first segment, and the rest of the path (`/...`).
-    fn find_api(&self, path: &str) -> Option<(&Api, String)> {
-        let trimmed = path.strip_prefix('/')?;
-        let (first, rest) = trimmed
-            .split_once('/')
-            .map_or((trimmed, ""), |(f, r)| (f, r));
-        let api = self
-            .declarations
-            .apis
-            .iter()
-            .find(|api| api.path == first)?;
-        Some((api, format!("/{rest}")))
     }
 
     /// Which of the subscription's keys the request carries, or the APIM 401.
@@ -412,44 +415,81 @@ impl Gateway {
             },
         );
     }
+}
 
-    /// The request to the backend: base URL + the path after the API prefix + query,
-    /// headers minus hop-by-hop, the backend's credentials headers, `X-Forwarded-For`.
-    fn forward_request(
-        &self,
-        mut parts: http::request::Parts,
-        body: Incoming,
-        rest: &str,
-        query: Option<&str>,
-        peer: SocketAddr,
-    ) -> anyhow::Result<Request<Body>> {
-        let base = self.backend_base.to_string();
-        let mut uri = format!("{}{}", base.trim_end_matches('/'), rest);
-        if let Some(query) = query.filter(|q| !q.is_empty()) {
-            uri.push('?');
-            uri.push_str(query);
-        }
-        strip_hop_by_hop(&mut parts.headers);
-        parts.headers.remove(header::HOST);
-        let forwarded_for = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(previous) => format!("{previous}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        parts.headers.insert(
-            HeaderName::from_static("x-forwarded-for"),
-            forwarded_for.parse()?,
-        );
-        for (name, value) in &self.declarations.backend.credential_headers {
-            parts.headers.insert(name.clone(), value.clone());
-        }
-        parts.uri = uri.parse()?;
-        parts.version = http::Version::HTTP_11;
-        Ok(Request::from_parts(parts, body.map_err(Into::into).boxed()))
+/// The request to the backend: base URL + the path after the API prefix + query,
+/// headers minus hop-by-hop, the API's backend entity's credentials headers,
+/// `X-Forwarded-For`.
+fn forward_request(
+    config: &Config,
+    api: &Api,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    rest: &str,
+    query: Option<&str>,
+    peer: SocketAddr,
+) -> anyhow::Result<Request<Body>> {
+    let base = config.backend_base.to_string();
+    let mut uri = format!("{}{}", base.trim_end_matches('/'), rest);
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        uri.push('?');
+        uri.push_str(query);
     }
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    parts.headers.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        forwarded_for.parse()?,
+    );
+    // The credentials of the backend entity the API's `set-backend-service` names.
+    let backend = api
+        .backend_id
+        .as_deref()
+        .and_then(|id| config.declarations.backend(id));
+    for (name, value) in backend.iter().flat_map(|b| &b.credential_headers) {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    parts.uri = uri.parse()?;
+    parts.version = http::Version::HTTP_11;
+    Ok(Request::from_parts(parts, body.map_err(Into::into).boxed()))
+}
+
+/// The API whose path is the first segment, and the rest of the path (`/...`).
+fn find_api<'d>(declarations: &'d Declarations, path: &str) -> Option<(&'d Api, String)> {
+    let trimmed = path.strip_prefix('/')?;
+    let (first, rest) = trimmed
+        .split_once('/')
+        .map_or((trimmed, ""), |(f, r)| (f, r));
+    let api = declarations.apis.iter().find(|api| api.path == first)?;
+    Some((api, format!("/{rest}")))
+}
+
+/// Why a request path is refused before any routing, if it is: a `.` or `..` segment, or
+/// an encoded dot, slash or backslash (`%2e`, `%2f`, `%5c`, any case), or a backslash.
+/// A backend or a proxy in front of it (Traefik decodes `%2e` and removes dot segments
+/// before routing) could resolve such a path to a route the API does not declare, and
+/// the API's credential would go with it. The ingress refuses the same paths (SPEC
+/// section 5). APIM's own handling is not documented; `cargo xtask verify` records it.
+fn path_refusal(path: &str) -> Option<&'static str> {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Some("Invalid request path: dot segments are not accepted");
+    }
+    let lower = path.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) || path.contains('\\') {
+        return Some("Invalid request path: encoded dots and separators are not accepted");
+    }
+    None
 }
 
 fn is_preflight<B>(request: &Request<B>) -> bool {

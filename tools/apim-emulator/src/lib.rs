@@ -5,4 +5,5 @@ pub mod declarations;
 pub mod gateway;
 pub mod policy;
 pub mod responses;
+pub mod settings;
 pub mod template;

@@ -4,13 +4,19 @@
 //!
 //! ```text
 //! apim-emulator --listen 127.0.0.1:8080 --backend http://127.0.0.1:3000 \
-//!   --subscription-key KEY [--subscription-key KEY2] --named-value backend-key=SECRET [...]
+//!   --subscription-key KEY [--subscription-key KEY2] \
+//!   --named-value backend-key=SECRET --named-value docs-backend-key=SECRET2 [...]
+//! apim-emulator --subscription-key KEY --settings-file settings.json
 //! ```
 //!
 //! Every flag can come from the environment instead: `APIM_EMULATOR_LISTEN`,
 //! `APIM_EMULATOR_BACKEND`, `APIM_EMULATOR_SUBSCRIPTION_KEYS` (comma-separated),
-//! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`.
-//! Prefer the environment for secrets: command lines are visible to other local users.
+//! `APIM_EMULATOR_NAMED_VALUES` (comma-separated `NAME=VALUE`), `APIM_EMULATOR_ROOT`,
+//! `APIM_EMULATOR_SETTINGS_FILE`. Prefer the environment or the settings file for
+//! secrets: command lines are visible to other local users.
+//!
+//! The settings file (see `settings`) overrides `--backend` and `--named-value` and is
+//! re-read on SIGHUP; a file that does not load is logged and the running settings kept.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -28,7 +34,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use apim_emulator::declarations;
-use apim_emulator::gateway::{Gateway, Subscription};
+use apim_emulator::gateway::{Config, Gateway, Subscription};
+use apim_emulator::settings::Source;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,9 +47,10 @@ struct Cli {
     /// Address to listen on (loopback recommended).
     #[arg(long, env = "APIM_EMULATOR_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Base URL of the backend (the component), e.g. http://127.0.0.1:3000.
+    /// Base URL of the backend (the component), e.g. http://127.0.0.1:3000 (required
+    /// unless the settings file gives it).
     #[arg(long, env = "APIM_EMULATOR_BACKEND")]
-    backend: http::Uri,
+    backend: Option<String>,
     /// A key of the local subscription (give one or two: primary, secondary).
     #[arg(
         long = "subscription-key",
@@ -58,6 +66,10 @@ struct Cli {
         value_delimiter = ','
     )]
     named_values: Vec<String>,
+    /// JSON settings `{"backend": URL, "namedValues": {NAME: VALUE}}` overriding
+    /// --backend and --named-value; re-read on SIGHUP.
+    #[arg(long, env = "APIM_EMULATOR_SETTINGS_FILE")]
+    settings_file: Option<PathBuf>,
     /// Repository root holding infra/apim/ and static-docs/ (default: this checkout).
     #[arg(long, env = "APIM_EMULATOR_ROOT")]
     root: Option<PathBuf>,
@@ -75,7 +87,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = build(&cli).and_then(|gateway| {
+    let result = build(&cli).and_then(|(gateway, source)| {
         if cli.check {
             println!("apim-emulator: declarations and policies are valid");
             return Ok(());
@@ -93,6 +105,7 @@ fn main() -> ExitCode {
         runtime.block_on(serve(
             cli.listen,
             Arc::new(gateway),
+            source,
             Duration::from_secs(cli.header_read_timeout),
         ))
     });
@@ -106,7 +119,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(cli: &Cli) -> Result<Gateway> {
+fn build(cli: &Cli) -> Result<(Gateway, Source)> {
     if cli.subscription_keys.len() > 2 {
         bail!("a subscription has two keys at most");
     }
@@ -117,28 +130,40 @@ fn build(cli: &Cli) -> Result<Gateway> {
     {
         bail!("subscription keys must be non-empty and have no surrounding spaces");
     }
-    let scheme_ok = cli.backend.scheme_str() == Some("http");
-    if !scheme_ok || cli.backend.authority().is_none() {
-        bail!("--backend must be an http:// URL with a host and port");
-    }
-    let mut given = BTreeMap::new();
+    let mut named_values = BTreeMap::new();
     for pair in cli.named_values.iter().filter(|p| !p.trim().is_empty()) {
         let (name, value) = pair
             .split_once('=')
             .context("--named-value must be NAME=VALUE")?;
-        given.insert(name.trim().to_owned(), value.to_owned());
+        named_values.insert(name.trim().to_owned(), value.to_owned());
     }
-    let root = cli.root.clone().unwrap_or_else(declarations::default_root);
-    let named = declarations::named_values(&root, &given)?;
-    let declarations = declarations::load(&root, &named)?;
-    for api in &declarations.apis {
+    let source = Source {
+        root: cli.root.clone().unwrap_or_else(declarations::default_root),
+        backend: cli.backend.clone(),
+        named_values,
+        settings_file: cli.settings_file.clone(),
+    };
+    let config = source.load()?;
+    describe(&config);
+    let gateway = Gateway::new(
+        config,
+        Subscription {
+            keys: cli.subscription_keys.clone(),
+        },
+    );
+    Ok((gateway, source))
+}
+
+/// One line per API: what is served, and how.
+fn describe(config: &Config) {
+    for api in &config.declarations.apis {
         let operations: Vec<String> = api
             .operations
             .iter()
             .map(|op| format!("{} {}", op.method, op.template.as_str()))
             .collect();
         println!(
-            "apim-emulator: API {} ({}) at /{}, subscription {}, policy {}: {}",
+            "apim-emulator: API {} ({}) at /{}, subscription {}, policy {}, backend {}: {}",
             api.name,
             api.display_name,
             api.path,
@@ -148,21 +173,31 @@ fn build(cli: &Cli) -> Result<Gateway> {
                 "not required"
             },
             api.policy.file.display(),
+            api.backend_id.as_deref().unwrap_or("-"),
             operations.join(", ")
         );
     }
-    Ok(Gateway::new(
-        declarations,
-        cli.backend.clone(),
-        Subscription {
-            keys: cli.subscription_keys.clone(),
-        },
-    ))
+    println!("apim-emulator: backend URL {}", config.backend_base);
+}
+
+/// Re-read the settings (SIGHUP): swap them in, or keep the running ones and say why.
+fn reload(gateway: &Gateway, source: &Source) {
+    match source.load() {
+        Ok(config) => {
+            println!("apim-emulator: settings reloaded");
+            describe(&config);
+            gateway.replace(config);
+        }
+        Err(error) => {
+            eprintln!("apim-emulator: settings not reloaded, the running ones are kept: {error:#}")
+        }
+    }
 }
 
 async fn serve(
     listen: SocketAddr,
     gateway: Arc<Gateway>,
+    source: Source,
     header_read_timeout: Duration,
 ) -> Result<()> {
     let listener = TcpListener::bind(listen)
@@ -171,8 +206,13 @@ async fn serve(
     println!("apim-emulator: listening on http://{listen}");
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);
+    let mut hangup = Hangup::new()?;
     loop {
         let (stream, peer) = tokio::select! {
+            _ = hangup.recv() => {
+                reload(&gateway, &source);
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -205,5 +245,28 @@ async fn serve(
                 }
             }
         });
+    }
+}
+
+/// SIGHUP (Unix); elsewhere never fires.
+struct Hangup {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Hangup {
+    fn new() -> Result<Hangup> {
+        Ok(Hangup {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("listening for SIGHUP")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
     }
 }

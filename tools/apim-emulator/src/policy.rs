@@ -78,8 +78,10 @@ pub enum Policy {
         action: ExistsAction,
         values: Vec<String>,
     },
-    /// `<set-backend-service backend-id>`: the declared backend entity.
-    SetBackendService,
+    /// `<set-backend-service backend-id>`: one of the declared backend entities.
+    SetBackendService {
+        backend_id: String,
+    },
     /// `<cache-lookup>`.
     /// Downstream caching is `public`: the backend's `Cache-Control` is passed on.
     CacheLookup {
@@ -115,11 +117,11 @@ const SUPPORTED: &str =
 pub fn load(
     path: &Path,
     named: &BTreeMap<String, String>,
-    backend_id: &str,
+    backend_ids: &[&str],
 ) -> Result<PolicyDocument> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(path, &text, named, backend_id)
+    parse(path, &text, named, backend_ids)
 }
 
 /// Parse policy XML text (see [`load`]).
@@ -127,7 +129,7 @@ pub fn parse(
     path: &Path,
     text: &str,
     named: &BTreeMap<String, String>,
-    backend_id: &str,
+    backend_ids: &[&str],
 ) -> Result<PolicyDocument> {
     let doc = Document::parse(text)
         .map_err(|e| anyhow!("{}: not well-formed XML: {e}", path.display()))?;
@@ -135,7 +137,7 @@ pub fn parse(
         path,
         doc: &doc,
         named,
-        backend_id,
+        backend_ids,
     };
     let root = doc.root_element();
     if root.tag_name().name() != "policies" {
@@ -206,7 +208,7 @@ struct Cx<'a, 'input> {
     path: &'a Path,
     doc: &'a Document<'input>,
     named: &'a BTreeMap<String, String>,
-    backend_id: &'a str,
+    backend_ids: &'a [&'a str],
 }
 
 impl Cx<'_, '_> {
@@ -477,16 +479,16 @@ impl Cx<'_, '_> {
                 self.allowed_in(node, section, &[Inbound, Backend])?;
                 self.attrs(node, &["backend-id"])?;
                 let id = self.required(node, "backend-id")?;
-                if id != self.backend_id {
+                if !self.backend_ids.contains(&id.as_str()) {
                     return Err(self.err(
                         node,
                         &format!(
                             "backend-id {id:?} is not a declared backend (declared: {:?})",
-                            self.backend_id
+                            self.backend_ids
                         ),
                     ));
                 }
-                Ok(Policy::SetBackendService)
+                Ok(Policy::SetBackendService { backend_id: id })
             }
             "cache-lookup" => {
                 self.allowed_in(node, section, &[Inbound])?;

@@ -71,6 +71,11 @@ pub fn invalid_key() -> Response<Body> {
     )
 }
 
+/// A request the gateway refuses before routing (see `gateway::path_refusal`).
+pub fn bad_request(message: &str) -> Response<Body> {
+    error(StatusCode::BAD_REQUEST, message)
+}
+
 pub fn not_found() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "Resource not found")
 }
