@@ -11,14 +11,14 @@ use crate::common::{get, send, Emulator, Host, RecordingBackend};
 const PRIMARY: &str = "primary-subscription-key-7c1d";
 const SECONDARY: &str = "secondary-subscription-key-93ab";
 const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
-const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-7c20d9";
 
 // APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
 pub(crate) const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;
 pub(crate) const INVALID: &str = r#"{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }"#;
 const NOT_FOUND: &str = r#"{ "statusCode": 404, "message": "Resource not found" }"#;
 
-/// The production shape: component requiring its key, emulator injecting it.
+/// The production shape: component requiring its two credentials, emulator injecting each
+/// API's own.
 fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     let host = Host::start(&[
         ("backend_key", BACKEND_KEY),
@@ -28,6 +28,7 @@ fn stack(named: &[(&str, &str)]) -> (Host, Emulator) {
     ]);
     let mut named = named.to_vec();
     named.push(("backend-key", BACKEND_KEY));
+    named.push(("docs-backend-key", DOCS_BACKEND_KEY));
     let emulator = Emulator::start(&host.base, &[PRIMARY, SECONDARY], &named);
     (host, emulator)
 }
