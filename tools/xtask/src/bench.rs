@@ -28,7 +28,7 @@ use clap::Args;
 
 use crate::credentials::{Credentials, RuntimeConfigFile};
 use crate::paths::root;
-use crate::procs::{self, wait_for_200, Guard};
+use crate::procs::{self, cargo, wait_for_200, Guard};
 use crate::setup::{self, find_on_path, SetupArgs};
 use crate::{artifacts, run};
 
@@ -247,24 +247,19 @@ impl Bench {
     }
 
     fn emulator(&self, port: u16, backend_port: u16) -> Command {
-        let mut cmd = Command::new(&self.emulator);
-        cmd.env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "APIM_EMULATOR_BACKEND",
-                format!("http://127.0.0.1:{backend_port}"),
-            )
-            .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
-            .env(
-                "APIM_EMULATOR_NAMED_VALUES",
-                format!(
-                    "{},rate-limit-calls=100000000",
-                    self.credentials.named_values()
-                ),
-            )
-            .env("APIM_EMULATOR_ROOT", root())
-            .stdout(Stdio::from(
-                std::fs::File::create(emulator_log()).expect("bench log"),
-            ));
+        let mut cmd = procs::emulator_command(
+            &self.emulator,
+            &format!("127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{backend_port}"),
+            SUBSCRIPTION_KEY,
+            &format!(
+                "{},rate-limit-calls=100000000",
+                self.credentials.named_values()
+            ),
+        );
+        cmd.stdout(Stdio::from(
+            std::fs::File::create(emulator_log()).expect("bench log"),
+        ));
         cmd
     }
 
@@ -565,12 +560,6 @@ fn paired_ratio(
     drop(servers);
     ratios.sort_by(f64::total_cmp);
     Ok(ratios[ratios.len() / 2])
-}
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root());
-    cmd
 }
 
 fn emulator_log() -> PathBuf {

@@ -9,7 +9,8 @@
 //! `Retry-After`, and the 200s stay within the limit per window.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +19,7 @@ use clap::Args;
 use crate::artifacts;
 use crate::credentials::Credentials;
 use crate::paths::root;
-use crate::procs::{self, wait_for_200, Guard};
+use crate::procs::{self, HostProgram, Stack, StackOptions};
 use crate::setup::{self, SetupArgs};
 
 #[derive(Args)]
@@ -42,60 +43,36 @@ fn credentials() -> Credentials {
 }
 const SUBSCRIPTION_KEY: &str = "soak-subscription-key-9a42";
 
-struct Stack {
-    host: Guard,
-    gateway: Guard,
-    url: String,
+/// The stack for one phase: the built artifacts, production keys, this rate limit.
+fn start_stack(
+    built: &Built,
+    rate_limit_calls: u64,
+    rate_limit_period: u64,
+    ports: (u16, u16),
+) -> Result<Stack> {
+    Stack::start(StackOptions {
+        host: HostProgram::Wasmtime {
+            wasmtime: built.wasmtime.clone(),
+            composed: built.composed.clone(),
+        },
+        host_port: ports.0,
+        gateway_port: ports.1,
+        credentials: credentials(),
+        subscription_key: SUBSCRIPTION_KEY.to_owned(),
+        named_values: vec![
+            format!("rate-limit-calls={rate_limit_calls}"),
+            format!("rate-limit-renewal-period={rate_limit_period}"),
+        ],
+        emulator: built.emulator.clone(),
+        quiet: true,
+    })
 }
 
-fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16)) -> Result<Stack> {
-    let wasmtime = setup::find_wasmtime().context("wasmtime is required")?;
-    let composed = root().join("target/name_api.composed.wasm");
-    let env = credentials().env();
-    let vars: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut host = procs::wasmtime_serve(
-        &wasmtime,
-        &composed,
-        &format!("127.0.0.1:{}", ports.0),
-        &[],
-        &vars,
-    );
-    host.stdin(Stdio::null()).stderr(Stdio::null());
-    let mut host = Guard(host.spawn()?);
-    wait_for_200(
-        &format!("127.0.0.1:{}", ports.0),
-        None,
-        &mut host.0,
-        Duration::from_secs(30),
-    )?;
-    let mut gateway = Guard(
-        Command::new(root().join("target/release/apim-emulator"))
-            .env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{}", ports.1))
-            .env("APIM_EMULATOR_BACKEND", format!("http://127.0.0.1:{}", ports.0))
-            .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
-            .env(
-                "APIM_EMULATOR_NAMED_VALUES",
-                format!(
-                    "{},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}",
-                    credentials().named_values()
-                ),
-            )
-            .env("APIM_EMULATOR_ROOT", root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_for_200(
-        &format!("127.0.0.1:{}", ports.1),
-        None,
-        &mut gateway.0,
-        Duration::from_secs(30),
-    )?;
-    Ok(Stack {
-        host,
-        gateway,
-        url: format!("http://127.0.0.1:{}", ports.1),
-    })
+/// What `soak` runs, as `artifacts::build` and the emulator build return it.
+struct Built {
+    wasmtime: PathBuf,
+    composed: PathBuf,
+    emulator: PathBuf,
 }
 
 /// Run wrk with the mixed script; returns status counts, socket errors and its output.
@@ -145,15 +122,18 @@ fn mixed_load(
 }
 
 pub fn soak(args: SoakArgs) -> Result<()> {
-    setup::ensure(&SetupArgs { serve_only: true })?;
-    artifacts::build(true)?;
-    procs::build_release_emulator()?;
+    let tools = setup::ensure(&SetupArgs { serve_only: true })?;
+    let built = Built {
+        wasmtime: tools.wasmtime.context("wasmtime is required")?,
+        composed: artifacts::build(true)?.composed,
+        emulator: procs::build_release_emulator()?,
+    };
 
     println!(
         "soak: phase 1: {} s at {} connections, mixed requests, through the gateway",
         args.seconds, args.connections
     );
-    let stack = start_stack(1_000_000_000, 60, (3201, 3202))?;
+    let stack = start_stack(&built, 1_000_000_000, 60, (3201, 3202))?;
     let (host_pid, gateway_pid) = (stack.host.0.id(), stack.gateway.0.id());
     let sampler = std::thread::spawn(move || {
         let mut samples = Vec::new();
@@ -168,7 +148,7 @@ pub fn soak(args: SoakArgs) -> Result<()> {
         samples
     });
     let (statuses, errors, text) = mixed_load(
-        &format!("{}/api/generate_name", stack.url),
+        &format!("{}/api/generate_name", stack.gateway_url()),
         args.connections,
         args.seconds,
     )?;
@@ -212,10 +192,11 @@ pub fn soak(args: SoakArgs) -> Result<()> {
     }
 
     println!("soak: phase 2: rate limit {LIMIT} calls per {PERIOD} s");
-    let stack = start_stack(LIMIT, PERIOD, (3203, 3204))?;
-    failures.extend(check_one_window(&stack.url)?);
-    failures.extend(check_windows_under_load(&stack.url)?);
-    let retry_after = probe_retry_after(&stack.url)?;
+    let stack = start_stack(&built, LIMIT, PERIOD, (3203, 3204))?;
+    let url = stack.gateway_url();
+    failures.extend(check_one_window(&url)?);
+    failures.extend(check_windows_under_load(&url)?);
+    let retry_after = probe_retry_after(&url)?;
     println!("soak: phase 2: a limited call answered 429 with Retry-After: {retry_after}");
     if !(1..=PERIOD).contains(&retry_after) {
         failures.push(format!("Retry-After {retry_after} outside 1..={PERIOD}"));
