@@ -12,6 +12,7 @@
 //! is printed (you need it for Authorize); the backend credentials never are.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -47,7 +48,7 @@ pub enum HostChoice {
 
 pub fn serve(args: ServeArgs) -> Result<()> {
     let tools = setup::ensure(&SetupArgs { serve_only: true })?;
-    let env_file = read_env_file()?;
+    let env_file = read_env_file(&root().join(".env"))?;
     let from_env_file = |name: &str| env_file.get(name).cloned().map_or_else(random_key, Ok);
     let credentials = Credentials {
         api: from_env_file("SPIN_VARIABLE_BACKEND_KEY")?,
@@ -113,15 +114,42 @@ fn random_key() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The variables of `.env` at the repository root (dotenv syntax), if there is one. The
-/// process environment is left alone: the values go only where they are needed.
-fn read_env_file() -> Result<BTreeMap<String, String>> {
-    let path = root().join(".env");
+/// The variables of a `.env` file (dotenv syntax), if there is one. The process
+/// environment is left alone: the values go only where they are needed.
+fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
     if !path.is_file() {
         return Ok(BTreeMap::new());
     }
-    dotenvy::from_path_iter(&path)
+    dotenvy::from_path_iter(path)
         .with_context(|| format!("reading {}", path.display()))?
         .map(|item| item.with_context(|| format!("{}: not KEY=VALUE", path.display())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_follows_dotenv_syntax_and_a_missing_file_is_empty() {
+        let path = std::env::temp_dir().join(format!("name-api-env-{}", std::process::id()));
+        std::fs::write(
+            &path,
+            "# comment\nSPIN_VARIABLE_BACKEND_KEY=\"quoted # not a comment\"\n\
+             export APIM_SUBSCRIPTION_KEY='single'\nPLAIN=value # comment\n",
+        )
+        .unwrap();
+        let values = read_env_file(&path).unwrap();
+        std::fs::write(&path, "NOT A PAIR\n").unwrap();
+        let broken = read_env_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            values["SPIN_VARIABLE_BACKEND_KEY"],
+            "quoted # not a comment"
+        );
+        assert_eq!(values["APIM_SUBSCRIPTION_KEY"], "single");
+        assert_eq!(values["PLAIN"], "value");
+        assert!(broken.is_err());
+        assert!(read_env_file(&path).unwrap().is_empty());
+    }
 }
