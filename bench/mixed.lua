@@ -22,6 +22,10 @@ local paths = {
 -- a table, so the -H headers (the subscription key) are copied in.
 local pad = nil
 function init(args)
+  -- `-- limited`: only the rate-limited operation, so every response is a counted call.
+  if args[1] == "limited" then
+    paths = { "/api/generate_name" }
+  end
   pad = {}
   for name, value in pairs(wrk.headers) do
     pad[name] = value

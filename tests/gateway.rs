@@ -11,7 +11,7 @@ use crate::common::{get, send, Emulator, Host, RecordingBackend};
 const PRIMARY: &str = "primary-subscription-key-7c1d";
 const SECONDARY: &str = "secondary-subscription-key-93ab";
 const BACKEND_KEY: &str = "gateway-test-backend-key-4e8f21";
-const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-7c20d9";
+const DOCS_BACKEND_KEY: &str = "gateway-test-docs-backend-key-9a06c3";
 
 // APIM's bodies byte for byte (the missing-key one is 152 bytes, as in Microsoft's docs).
 pub(crate) const MISSING: &str = r#"{ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }"#;

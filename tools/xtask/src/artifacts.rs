@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use wac_graph::{types::Package, CompositionGraph, EncodeOptions};
 
 use crate::paths::root;
+use crate::procs::cargo;
 use crate::run;
 
 /// The target every artifact is built for.
@@ -48,8 +49,8 @@ pub fn build(docs: bool) -> Result<Artifacts> {
 }
 
 fn cargo_build_wasm(package: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root()).args([
+    let mut cmd = cargo();
+    cmd.args([
         "build",
         "--release",
         "--target",

@@ -13,12 +13,12 @@
 //! overflow checks on: a panic is a crash.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::paths::root;
+use crate::procs::cargo;
 use crate::run;
 use crate::setup::find_on_path;
 
@@ -50,8 +50,7 @@ pub fn fuzz(args: &FuzzArgs) -> Result<()> {
         let corpus = root().join("fuzz/corpus").join(target);
         seed(target, &corpus)?;
         let dict = root().join("fuzz").join(format!("{target}.dict"));
-        let output = Command::new(env!("CARGO"))
-            .current_dir(root())
+        let output = cargo()
             .env("RUSTC_BOOTSTRAP", "1")
             .args([
                 "fuzz",
@@ -155,7 +154,7 @@ fn ensure_cargo_fuzz() -> Result<()> {
         return Ok(());
     }
     println!("fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} (once)");
-    run(Command::new(env!("CARGO")).args([
+    run(cargo().args([
         "install",
         "--locked",
         &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),

@@ -1,17 +1,166 @@
-//! The processes `serve`, `bench` and `soak` start: the WASI host with the project's
-//! flags, the emulator build, readiness checks, memory readings, and the guard that stops
-//! a child when the task ends.
+//! The processes `serve`, `bench` and `soak` start: the local stack ([`Stack`]: the
+//! component on a WASI host, `apim-emulator` in front of it), the commands it is made of
+//! (for `bench`, which starts contenders one by one), the emulator build, readiness
+//! checks, memory readings, and the guard that stops a child when the task ends.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
+use crate::credentials::{Credentials, RuntimeConfigFile};
 use crate::paths::root;
 use crate::{run, setup};
+
+/// Which WASI host runs the component.
+pub enum HostProgram {
+    /// `wasmtime serve` with the composed component (variables from the environment).
+    Wasmtime {
+        wasmtime: PathBuf,
+        composed: PathBuf,
+    },
+    /// `spin up --build` of `spin.toml`, variables from a static-provider runtime config.
+    Spin { spin: PathBuf },
+}
+
+impl HostProgram {
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostProgram::Wasmtime { .. } => "wasmtime serve",
+            HostProgram::Spin { .. } => "spin up",
+        }
+    }
+}
+
+/// What [`Stack::start`] starts, and with which keys.
+pub struct StackOptions {
+    pub host: HostProgram,
+    /// Loopback ports of the component and of the gateway.
+    pub host_port: u16,
+    pub gateway_port: u16,
+    /// The component's production configuration (both backend credentials).
+    pub credentials: Credentials,
+    pub subscription_key: String,
+    /// Named values beside the credentials (`rate-limit-calls=5`).
+    pub named_values: Vec<String>,
+    /// The `apim-emulator` binary ([`build_release_emulator`]).
+    pub emulator: PathBuf,
+    /// Discard the children's output (load runs); otherwise it goes to the terminal.
+    pub quiet: bool,
+}
+
+/// The running stack: the component in production mode behind the emulator, which
+/// injects its credentials. Dropping it stops both.
+pub struct Stack {
+    pub host: Guard,
+    pub gateway: Guard,
+    /// `127.0.0.1:PORT` of the component and of the gateway.
+    pub host_addr: String,
+    pub gateway_addr: String,
+    pub subscription_key: String,
+}
+
+impl Stack {
+    /// Start the host, wait until it accepts connections, then the emulator in front of it.
+    pub fn start(options: StackOptions) -> Result<Stack> {
+        let host_addr = format!("127.0.0.1:{}", options.host_port);
+        let gateway_addr = format!("127.0.0.1:{}", options.gateway_port);
+        // Spin reads the runtime config at start-up; the file with the secrets is removed
+        // once the host answers.
+        let mut runtime_config = None;
+        let mut host = match &options.host {
+            HostProgram::Spin { spin } => {
+                let config = runtime_config
+                    .insert(RuntimeConfigFile::write(&options.credentials.variables())?);
+                let mut cmd = Command::new(spin);
+                cmd.current_dir(root())
+                    .args(["up", "--build", "--listen", &host_addr])
+                    .arg("--runtime-config-file")
+                    .arg(config.path());
+                cmd
+            }
+            HostProgram::Wasmtime { wasmtime, composed } => {
+                let env = options.credentials.env();
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                wasmtime_serve(wasmtime, composed, &host_addr, &[], &env)
+            }
+        };
+        let mut named_values = vec![options.credentials.named_values()];
+        named_values.extend(options.named_values.iter().cloned());
+        let mut gateway = emulator_command(
+            &options.emulator,
+            &gateway_addr,
+            &format!("http://{host_addr}"),
+            &options.subscription_key,
+            &named_values.join(","),
+        );
+        for cmd in [&mut host, &mut gateway] {
+            cmd.stdin(Stdio::null());
+            if options.quiet {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        let mut host = Guard(host.spawn().context("starting the WASI host")?);
+        wait_for_200(&host_addr, None, &mut host.0, Duration::from_secs(120))?;
+        drop(runtime_config);
+        let mut gateway = Guard(gateway.spawn().context("starting apim-emulator")?);
+        wait_for_200(&gateway_addr, None, &mut gateway.0, Duration::from_secs(30))?;
+        Ok(Stack {
+            host,
+            gateway,
+            host_addr,
+            gateway_addr,
+            subscription_key: options.subscription_key,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the gateway.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway_addr)
+    }
+
+    /// Fails when the host or the emulator has exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        for (name, child) in [
+            ("WASI host", &mut self.host.0),
+            ("apim-emulator", &mut self.gateway.0),
+        ] {
+            if let Some(status) = child.try_wait()? {
+                bail!("{name} exited ({status})");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `apim-emulator` on `listen` in front of `backend`, with the declarations of this
+/// checkout; the subscription key and named values go through the environment, never argv.
+pub fn emulator_command(
+    emulator: &Path,
+    listen: &str,
+    backend: &str,
+    subscription_key: &str,
+    named_values: &str,
+) -> Command {
+    let mut cmd = Command::new(emulator);
+    cmd.env("APIM_EMULATOR_LISTEN", listen)
+        .env("APIM_EMULATOR_BACKEND", backend)
+        .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", subscription_key)
+        .env("APIM_EMULATOR_NAMED_VALUES", named_values)
+        .env("APIM_EMULATOR_ROOT", root());
+    cmd
+}
+
+/// `cargo` of the toolchain running xtask, in the repository root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root());
+    cmd
+}
 
 /// Kills its process when dropped (Ctrl-C, errors, end of a measurement).
 pub struct Guard(pub Child);
@@ -46,13 +195,8 @@ pub fn wasmtime_serve(
 }
 
 /// `cargo build --release --package apim-emulator`; the binary is `target/release/apim-emulator`.
-pub fn build_release_emulator() -> Result<std::path::PathBuf> {
-    run(Command::new(env!("CARGO")).current_dir(root()).args([
-        "build",
-        "--release",
-        "--package",
-        "apim-emulator",
-    ]))?;
+pub fn build_release_emulator() -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "--package", "apim-emulator"]))?;
     Ok(root().join("target/release/apim-emulator"))
 }
 

@@ -125,7 +125,7 @@ pub fn cargo_home() -> PathBuf {
 
 fn install_wasmtime() -> Result<()> {
     println!("setup: installing wasmtime-cli {WASMTIME_VERSION} with cargo (about 7 minutes on 2 cores, once)");
-    run(Command::new(env!("CARGO")).args([
+    run(crate::procs::cargo().args([
         "install",
         "--locked",
         &format!("wasmtime-cli@{WASMTIME_VERSION}"),

@@ -9,7 +9,8 @@
 //! `Retry-After`, and the 200s stay within the limit per window.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +19,7 @@ use clap::Args;
 use crate::artifacts;
 use crate::credentials::Credentials;
 use crate::paths::root;
-use crate::procs::{self, wait_for_200, Guard};
+use crate::procs::{self, HostProgram, Stack, StackOptions};
 use crate::setup::{self, SetupArgs};
 
 #[derive(Args)]
@@ -42,60 +43,36 @@ fn credentials() -> Credentials {
 }
 const SUBSCRIPTION_KEY: &str = "soak-subscription-key-9a42";
 
-struct Stack {
-    host: Guard,
-    gateway: Guard,
-    url: String,
+/// The stack for one phase: the built artifacts, production keys, this rate limit.
+fn start_stack(
+    built: &Built,
+    rate_limit_calls: u64,
+    rate_limit_period: u64,
+    ports: (u16, u16),
+) -> Result<Stack> {
+    Stack::start(StackOptions {
+        host: HostProgram::Wasmtime {
+            wasmtime: built.wasmtime.clone(),
+            composed: built.composed.clone(),
+        },
+        host_port: ports.0,
+        gateway_port: ports.1,
+        credentials: credentials(),
+        subscription_key: SUBSCRIPTION_KEY.to_owned(),
+        named_values: vec![
+            format!("rate-limit-calls={rate_limit_calls}"),
+            format!("rate-limit-renewal-period={rate_limit_period}"),
+        ],
+        emulator: built.emulator.clone(),
+        quiet: true,
+    })
 }
 
-fn start_stack(rate_limit_calls: u64, rate_limit_period: u64, ports: (u16, u16)) -> Result<Stack> {
-    let wasmtime = setup::find_wasmtime().context("wasmtime is required")?;
-    let composed = root().join("target/name_api.composed.wasm");
-    let env = credentials().env();
-    let vars: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut host = procs::wasmtime_serve(
-        &wasmtime,
-        &composed,
-        &format!("127.0.0.1:{}", ports.0),
-        &[],
-        &vars,
-    );
-    host.stdin(Stdio::null()).stderr(Stdio::null());
-    let mut host = Guard(host.spawn()?);
-    wait_for_200(
-        &format!("127.0.0.1:{}", ports.0),
-        None,
-        &mut host.0,
-        Duration::from_secs(30),
-    )?;
-    let mut gateway = Guard(
-        Command::new(root().join("target/release/apim-emulator"))
-            .env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{}", ports.1))
-            .env("APIM_EMULATOR_BACKEND", format!("http://127.0.0.1:{}", ports.0))
-            .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", SUBSCRIPTION_KEY)
-            .env(
-                "APIM_EMULATOR_NAMED_VALUES",
-                format!(
-                    "{},rate-limit-calls={rate_limit_calls},rate-limit-renewal-period={rate_limit_period}",
-                    credentials().named_values()
-                ),
-            )
-            .env("APIM_EMULATOR_ROOT", root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_for_200(
-        &format!("127.0.0.1:{}", ports.1),
-        None,
-        &mut gateway.0,
-        Duration::from_secs(30),
-    )?;
-    Ok(Stack {
-        host,
-        gateway,
-        url: format!("http://127.0.0.1:{}", ports.1),
-    })
+/// What `soak` runs, as `artifacts::build` and the emulator build return it.
+struct Built {
+    wasmtime: PathBuf,
+    composed: PathBuf,
+    emulator: PathBuf,
 }
 
 /// Run wrk with the mixed script; returns status counts, socket errors and its output.
@@ -145,15 +122,18 @@ fn mixed_load(
 }
 
 pub fn soak(args: SoakArgs) -> Result<()> {
-    setup::ensure(&SetupArgs { serve_only: true })?;
-    artifacts::build(true)?;
-    procs::build_release_emulator()?;
+    let tools = setup::ensure(&SetupArgs { serve_only: true })?;
+    let built = Built {
+        wasmtime: tools.wasmtime.context("wasmtime is required")?,
+        composed: artifacts::build(true)?.composed,
+        emulator: procs::build_release_emulator()?,
+    };
 
     println!(
         "soak: phase 1: {} s at {} connections, mixed requests, through the gateway",
         args.seconds, args.connections
     );
-    let stack = start_stack(1_000_000_000, 60, (3201, 3202))?;
+    let stack = start_stack(&built, 1_000_000_000, 60, (3201, 3202))?;
     let (host_pid, gateway_pid) = (stack.host.0.id(), stack.gateway.0.id());
     let sampler = std::thread::spawn(move || {
         let mut samples = Vec::new();
@@ -168,7 +148,7 @@ pub fn soak(args: SoakArgs) -> Result<()> {
         samples
     });
     let (statuses, errors, text) = mixed_load(
-        &format!("{}/api/generate_name", stack.url),
+        &format!("{}/api/generate_name", stack.gateway_url()),
         args.connections,
         args.seconds,
     )?;
@@ -211,8 +191,63 @@ pub fn soak(args: SoakArgs) -> Result<()> {
         }
     }
 
-    println!("soak: phase 2: rate limit 200 calls per 2 s, 12 s at 16 connections");
-    let stack = start_stack(200, 2, (3203, 3204))?;
+    println!("soak: phase 2: rate limit {LIMIT} calls per {PERIOD} s");
+    let stack = start_stack(&built, LIMIT, PERIOD, (3203, 3204))?;
+    let url = stack.gateway_url();
+    failures.extend(check_one_window(&url)?);
+    failures.extend(check_windows_under_load(&url)?);
+    let retry_after = probe_retry_after(&url)?;
+    println!("soak: phase 2: a limited call answered 429 with Retry-After: {retry_after}");
+    if !(1..=PERIOD).contains(&retry_after) {
+        failures.push(format!("Retry-After {retry_after} outside 1..={PERIOD}"));
+    }
+    if !failures.is_empty() {
+        bail!("soak failed: {}", failures.join("; "));
+    }
+    println!("soak: passed");
+    Ok(())
+}
+
+/// Phase 2's rate limit: calls per window, and the window in seconds.
+const LIMIT: u64 = 200;
+const PERIOD: u64 = 2;
+
+/// In one fresh window, calls one by one: exactly [`LIMIT`] are answered 200 and the rest
+/// 429 (when the calls fit in the window; otherwise the check says so and fails).
+fn check_one_window(base: &str) -> Result<Vec<String>> {
+    let addr = base.trim_start_matches("http://");
+    let key = [("Ocp-Apim-Subscription-Key", SUBSCRIPTION_KEY.to_owned())];
+    let started = Instant::now();
+    let mut statuses = BTreeMap::<String, u64>::new();
+    for _ in 0..LIMIT + 50 {
+        let response = procs::raw_get(addr, "/api/generate_name", &key)?;
+        let status = response.get(9..12).unwrap_or("???").to_owned();
+        *statuses.entry(status).or_default() += 1;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "soak: phase 2: {} sequential calls in {elapsed:.2?}: {statuses:?}",
+        LIMIT + 50
+    );
+    let mut failures = Vec::new();
+    if elapsed >= Duration::from_secs(PERIOD) {
+        failures.push(format!(
+            "the window check took {elapsed:.2?}, longer than one window"
+        ));
+    }
+    let expected = BTreeMap::from([("200".to_owned(), LIMIT), ("429".to_owned(), 50)]);
+    if statuses != expected {
+        failures.push(format!("one window: {statuses:?}, expected {expected:?}"));
+    }
+    Ok(failures)
+}
+
+/// 12 s of load at 16 connections on the limited operation only: the 200s never exceed
+/// [`LIMIT`] per window the run overlaps, and under saturating load every full window is
+/// used (at least `LIMIT` per full window but one); nothing but 200 and 429.
+fn check_windows_under_load(base: &str) -> Result<Vec<String>> {
+    // The previous check used the current window; start in a fresh one.
+    std::thread::sleep(Duration::from_secs(PERIOD));
     let started = Instant::now();
     let output = Command::new("wrk")
         .args(["-t1", "-c16", "-d12s", "--timeout", "5s"])
@@ -221,35 +256,44 @@ pub fn soak(args: SoakArgs) -> Result<()> {
             &format!("Ocp-Apim-Subscription-Key: {SUBSCRIPTION_KEY}"),
         ])
         .args(["-s", root().join("bench/mixed.lua").to_str().unwrap()])
-        .arg(format!("{}/api/generate_name", stack.url))
+        .arg(format!("{base}/api/generate_name"))
+        .args(["--", "limited"])
         .output()?;
     let elapsed = started.elapsed().as_secs_f64();
     let text = String::from_utf8_lossy(&output.stdout);
-    let count = |status: &str| -> u64 {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!("status {status} "))
-                    .and_then(|n| n.trim().parse().ok())
-            })
-            .unwrap_or(0)
-    };
-    // Requests to /api (the limited API) are 10 of every 12 in the mix.
-    let (ok, limited) = (count("200"), count("429"));
-    let windows = (elapsed / 2.0).ceil() as u64 + 1;
-    println!("soak: phase 2: {ok} x 200 (includes the unlimited /public calls), {limited} x 429 over {elapsed:.1} s ({windows} windows)");
-    let retry_after = probe_retry_after(&stack.url)?;
-    println!("soak: phase 2: a limited call answered 429 with Retry-After: {retry_after}");
+    let mut statuses = BTreeMap::<u16, u64>::new();
+    for line in text.lines() {
+        if let ["status", status, count] = line.split_whitespace().collect::<Vec<_>>()[..] {
+            statuses.insert(status.parse()?, count.parse()?);
+        }
+    }
+    let ok = statuses.get(&200).copied().unwrap_or(0);
+    let limited = statuses.get(&429).copied().unwrap_or(0);
+    let full_windows = (elapsed / PERIOD as f64).floor() as u64;
+    let overlapped = (elapsed / PERIOD as f64).ceil() as u64 + 1;
+    let (low, high) = (LIMIT * full_windows.saturating_sub(1), LIMIT * overlapped);
+    println!(
+        "soak: phase 2: {ok} x 200, {limited} x 429 in {elapsed:.1} s; allowed 200s: {low}..={high} \
+         ({LIMIT} per window, {full_windows} full windows, {overlapped} overlapped at most)"
+    );
+    let mut failures = Vec::new();
+    if !(low..=high).contains(&ok) {
+        failures.push(format!("{ok} x 200 under load, outside {low}..={high}"));
+    }
     if limited == 0 {
         failures.push("no 429 under a low rate limit".into());
     }
-    if !(1..=2).contains(&retry_after) {
-        failures.push(format!("Retry-After {retry_after} outside 1..=2"));
+    let others: u64 = statuses
+        .iter()
+        .filter(|(s, _)| ![200, 429].contains(*s))
+        .map(|(_, n)| n)
+        .sum();
+    if others > 0 {
+        failures.push(format!(
+            "{others} responses other than 200/429: {statuses:?}"
+        ));
     }
-    if !failures.is_empty() {
-        bail!("soak failed: {}", failures.join("; "));
-    }
-    println!("soak: passed");
-    Ok(())
+    Ok(failures)
 }
 
 /// Exhaust the window and read `Retry-After` from the 429.

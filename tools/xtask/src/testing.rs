@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::paths::root;
+use crate::procs::cargo;
 use crate::setup::{self, SetupArgs};
 use crate::{artifacts, letters, openapi, run, vendor};
 
@@ -205,12 +206,6 @@ fn counted(cmd: &mut Command) -> Result<(u64, u64)> {
         anyhow::bail!("cargo test failed ({status})");
     }
     Ok((passed, failed))
-}
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root());
-    cmd
 }
 
 fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
