@@ -11,7 +11,7 @@ use http::header::{
     HeaderValue, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, ETAG, REFERRER_POLICY, VARY,
 };
 
-use crate::problem::Problem;
+use crate::problem::{Problem, Unavailable};
 use crate::response::{Body, Response, ResponseExt};
 
 mod generated {
@@ -77,7 +77,7 @@ pub fn serve(
     } else {
         let body: Body = if asset.gzipped && !send_gzip {
             gunzip(asset.body, asset.identity_len)
-                .ok_or(Problem::Misconfigured)?
+                .ok_or(Problem::Unavailable(Unavailable::BrokenAsset(asset.name)))?
                 .into()
         } else {
             asset.body.into()

@@ -8,6 +8,13 @@ use std::borrow::Cow;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::StatusCode;
 
+/// JSON of a value made only of strings and numbers (a name, a problem body). That cannot
+/// fail: serde_json fails only on maps with non-string keys or a failing `Serialize`
+/// impl, so this is the one policy for it, not a path a request can reach.
+pub fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("strings and numbers always serialise")
+}
+
 /// A response body: borrowed from the binary, or built for this request.
 pub type Body = Cow<'static, [u8]>;
 /// What every handler returns.
