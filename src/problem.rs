@@ -11,59 +11,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::Misconfiguration;
-
 use crate::contract::{ALLOWED_METHODS, PROBLEM_CONTENT_TYPE, STARTS_WITH, STARTS_WITH_RULE};
+use crate::query::Rule;
 use crate::response::{Response, ResponseExt};
-
-/// Why a `starts_with` value was refused with `422`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Invalid percent-encoding, or bytes that are not UTF-8.
-    Encoding,
-    /// The parameter appeared more than once.
-    Repeated,
-    /// Empty.
-    MinLength,
-    /// Longer than the maximum.
-    MaxLength,
-    /// A character outside letters, space, apostrophe, hyphen, period.
-    Pattern,
-}
-
-impl Rule {
-    /// Every rule, for documentation and tests.
-    pub const ALL: [Rule; 5] = [
-        Rule::Encoding,
-        Rule::Repeated,
-        Rule::MinLength,
-        Rule::MaxLength,
-        Rule::Pattern,
-    ];
-
-    /// Stable machine-readable name, as it appears in `invalid_params[].rule`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Rule::Encoding => "encoding",
-            Rule::Repeated => "repeated",
-            Rule::MinLength => "min_length",
-            Rule::MaxLength => "max_length",
-            Rule::Pattern => "pattern",
-        }
-    }
-
-    /// The rule in words.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rule::Encoding => "must be valid percent-encoded UTF-8",
-            Rule::Repeated => "must be given at most once",
-            Rule::MinLength => "must not be empty",
-            Rule::MaxLength => "must be at most 64 characters long",
-            Rule::Pattern => {
-                "may contain only letters of any script, spaces, apostrophes, hyphens and periods"
-            }
-        }
-    }
-}
 
 /// An error answer of the component.
 #[derive(Debug, Clone, PartialEq, Eq)]

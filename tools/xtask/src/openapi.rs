@@ -12,7 +12,8 @@ use anyhow::{bail, Context, Result};
 use name_api::config::Misconfiguration;
 use name_api::contract::*;
 use name_api::names::NAMES;
-use name_api::problem::{Problem, Rule, Unavailable};
+use name_api::problem::{Problem, Unavailable};
+use name_api::query::Rule;
 use name_api::router::NameBody;
 use serde_json::{json, Value};
 
