@@ -11,36 +11,15 @@ use http::header::{
     HeaderValue, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, ETAG, REFERRER_POLICY, VARY,
 };
 
-use crate::problem::Problem;
-use crate::response::{Body, Response, ResponseExt};
+use crate::problem::{Problem, Unavailable};
+use crate::response::{
+    etag_matches, not_modified, Body, Response, ResponseExt, DOCS_CACHE_CONTROL,
+};
 
-mod generated {
-    /// One embedded file.
-    pub struct Asset {
-        pub name: &'static str,
-        pub content_type: &'static str,
-        /// `ETag` of the identity (uncompressed) representation.
-        pub etag: &'static str,
-        /// `ETag` of the gzip representation (when `gzipped`).
-        pub gzip_etag: &'static str,
-        /// Whether `body` is gzip (text assets) rather than the file itself.
-        pub gzipped: bool,
-        /// Length of the uncompressed file.
-        pub identity_len: usize,
-        pub body: &'static [u8],
-    }
-    include!(concat!(env!("OUT_DIR"), "/static_docs.rs"));
-}
-
-pub use generated::{Asset, ASSETS, OPENAPI, OPENAPI_HASH, OPENAPI_SERVER_URL_AT};
+pub use crate::embedded::{Asset, ASSETS};
 
 /// The page served at `/docs` itself.
 pub const INDEX: &str = "index.html";
-
-/// Caching for docs files: short enough that an upgrade shows within minutes, long
-/// enough that APIM's `cache-store` and browsers absorb repeated loads; `ETag`
-/// revalidation makes refreshes cheap.
-pub const DOCS_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Swagger UI runs from our own origin only: no inline script or style element, no eval,
 /// no third-party hosts. It needs `data:` images (the CSS's SVG icons); React's style
@@ -77,7 +56,7 @@ pub fn serve(
     } else {
         let body: Body = if asset.gzipped && !send_gzip {
             gunzip(asset.body, asset.identity_len)
-                .ok_or(Problem::Misconfigured)?
+                .ok_or(Problem::Unavailable(Unavailable::BrokenAsset(asset.name)))?
                 .into()
         } else {
             asset.body.into()
@@ -139,43 +118,9 @@ fn gunzip(gz: &[u8], expected_len: usize) -> Option<Vec<u8>> {
     (data.len() == expected_len).then_some(data)
 }
 
-/// A `304 Not Modified` (no body, no content type).
-pub fn not_modified() -> Response {
-    let mut response = Response::new(Default::default());
-    *response.status_mut() = http::StatusCode::NOT_MODIFIED;
-    response
-}
-
-/// RFC 9110 `If-None-Match`: weak comparison against a list of tags, or `*`.
-pub fn etag_matches(request_headers: &http::HeaderMap, etag: &str) -> bool {
-    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
-    request_headers
-        .get_all(http::header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inm(value: &str) -> http::HeaderMap {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::IF_NONE_MATCH, value.parse().unwrap());
-        headers
-    }
-
-    #[test]
-    fn etag_comparison_is_weak_and_handles_lists() {
-        assert!(etag_matches(&inm("\"abc\""), "\"abc\""));
-        assert!(etag_matches(&inm("W/\"abc\""), "\"abc\""));
-        assert!(etag_matches(&inm("\"x\", \"abc\""), "\"abc\""));
-        assert!(etag_matches(&inm("*"), "\"abc\""));
-        assert!(!etag_matches(&inm("\"abd\""), "\"abc\""));
-        assert!(!etag_matches(&http::HeaderMap::new(), "\"abc\""));
-    }
 
     #[cfg(feature = "docs")]
     #[test]

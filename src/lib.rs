@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod docs;
+mod embedded;
 pub mod letters;
 mod letters_table;
 pub mod names;

@@ -9,10 +9,10 @@
 use http::header::{HeaderValue, ETAG};
 
 use crate::contract::JSON_CONTENT_TYPE;
-use crate::docs::{
-    etag_matches, not_modified, DOCS_CACHE_CONTROL, OPENAPI, OPENAPI_HASH, OPENAPI_SERVER_URL_AT,
+use crate::embedded::{OPENAPI, OPENAPI_HASH, OPENAPI_SERVER_URL_AT};
+use crate::response::{
+    etag_matches, not_modified, Body, Response, ResponseExt, DOCS_CACHE_CONTROL,
 };
-use crate::response::{Body, Response, ResponseExt};
 
 /// The document as served with `api_base` as its server URL.
 pub fn document(api_base: &str) -> Body {

@@ -6,60 +6,14 @@
 //! request headers or panic text; the only user input echoed is an already validated
 //! `starts_with` value.
 
+use std::fmt;
+
 use serde::Serialize;
 
+use crate::config::Misconfiguration;
 use crate::contract::{ALLOWED_METHODS, PROBLEM_CONTENT_TYPE, STARTS_WITH, STARTS_WITH_RULE};
+use crate::query::Rule;
 use crate::response::{Response, ResponseExt};
-
-/// Why a `starts_with` value was refused with `422`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Invalid percent-encoding, or bytes that are not UTF-8.
-    Encoding,
-    /// The parameter appeared more than once.
-    Repeated,
-    /// Empty.
-    MinLength,
-    /// Longer than the maximum.
-    MaxLength,
-    /// A character outside letters, space, apostrophe, hyphen, period.
-    Pattern,
-}
-
-impl Rule {
-    /// Every rule, for documentation and tests.
-    pub const ALL: [Rule; 5] = [
-        Rule::Encoding,
-        Rule::Repeated,
-        Rule::MinLength,
-        Rule::MaxLength,
-        Rule::Pattern,
-    ];
-
-    /// Stable machine-readable name, as it appears in `invalid_params[].rule`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Rule::Encoding => "encoding",
-            Rule::Repeated => "repeated",
-            Rule::MinLength => "min_length",
-            Rule::MaxLength => "max_length",
-            Rule::Pattern => "pattern",
-        }
-    }
-
-    /// The rule in words.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rule::Encoding => "must be valid percent-encoded UTF-8",
-            Rule::Repeated => "must be given at most once",
-            Rule::MinLength => "must not be empty",
-            Rule::MaxLength => "must be at most 64 characters long",
-            Rule::Pattern => {
-                "may contain only letters of any script, spaces, apostrophes, hyphens and periods"
-            }
-        }
-    }
-}
 
 /// An error answer of the component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +28,34 @@ pub enum Problem {
     InvalidParameter(Rule),
     /// The backend key is configured and the request did not carry it.
     Unauthorized,
-    /// Production mode without a backend key, or unreadable configuration: fail closed.
-    Misconfigured,
+    /// The component cannot serve this request (fail closed); the cause is logged by
+    /// `router::handle`, never sent.
+    Unavailable(Unavailable),
+}
+
+/// Why a request gets a `503`. Its text names variables or files, never values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The configuration says no (production without a credential, an unreadable or
+    /// malformed variable).
+    Config(Misconfiguration),
+    /// An embedded docs asset does not inflate: a defect of the build, not of the request.
+    BrokenAsset(&'static str),
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(reason) => reason.fmt(f),
+            Self::BrokenAsset(name) => write!(f, "embedded docs asset {name} does not inflate"),
+        }
+    }
+}
+
+impl From<Misconfiguration> for Problem {
+    fn from(reason: Misconfiguration) -> Problem {
+        Problem::Unavailable(Unavailable::Config(reason))
+    }
 }
 
 /// The JSON body: RFC 9457 members plus `invalid_params` for `422`.
@@ -109,7 +89,7 @@ impl Problem {
             Problem::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Problem::InvalidParameter(_) => S::UNPROCESSABLE_ENTITY,
             Problem::Unauthorized => S::UNAUTHORIZED,
-            Problem::Misconfigured => S::SERVICE_UNAVAILABLE,
+            Problem::Unavailable(_) => S::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -121,7 +101,7 @@ impl Problem {
             Problem::MethodNotAllowed => "Method Not Allowed",
             Problem::InvalidParameter(_) => "Unprocessable Content",
             Problem::Unauthorized => "Unauthorized",
-            Problem::Misconfigured => "Service Unavailable",
+            Problem::Unavailable(_) => "Service Unavailable",
         }
     }
 
@@ -143,7 +123,7 @@ impl Problem {
             Problem::Unauthorized => {
                 "This service is reachable only through its API gateway.".to_owned()
             }
-            Problem::Misconfigured => {
+            Problem::Unavailable(_) => {
                 "The service is not configured to accept requests; try again later.".to_owned()
             }
         };
@@ -167,7 +147,7 @@ impl Problem {
 
     /// Render as a response: status, problem body, headers the status requires.
     pub fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let body = crate::response::json(&self.body());
         let mut response =
             Response::with_body(self.status(), PROBLEM_CONTENT_TYPE, body).no_store();
         let headers = response.headers_mut();
@@ -221,7 +201,11 @@ mod tests {
                 "Unprocessable Content",
             ),
             (Problem::Unauthorized, 401, "Unauthorized"),
-            (Problem::Misconfigured, 503, "Service Unavailable"),
+            (
+                Problem::Unavailable(Unavailable::BrokenAsset("x.js")),
+                503,
+                "Service Unavailable",
+            ),
         ] {
             let response = problem.into_response();
             assert_eq!(response.status(), status);

@@ -10,7 +10,56 @@ use crate::contract::{
     STARTS_WITH, STARTS_WITH_MAX_CHARS, STARTS_WITH_MIN_CHARS, STARTS_WITH_PUNCTUATION,
 };
 use crate::letters::is_letter;
-use crate::problem::Rule;
+
+/// Why a `starts_with` value was refused with `422`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Invalid percent-encoding, or bytes that are not UTF-8.
+    Encoding,
+    /// The parameter appeared more than once.
+    Repeated,
+    /// Empty.
+    MinLength,
+    /// Longer than the maximum.
+    MaxLength,
+    /// A character outside letters, space, apostrophe, hyphen, period.
+    Pattern,
+}
+
+impl Rule {
+    /// Every rule, for documentation and tests.
+    pub const ALL: [Rule; 5] = [
+        Rule::Encoding,
+        Rule::Repeated,
+        Rule::MinLength,
+        Rule::MaxLength,
+        Rule::Pattern,
+    ];
+
+    /// Stable machine-readable name, as it appears in `invalid_params[].rule`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::Encoding => "encoding",
+            Rule::Repeated => "repeated",
+            Rule::MinLength => "min_length",
+            Rule::MaxLength => "max_length",
+            Rule::Pattern => "pattern",
+        }
+    }
+
+    /// The rule in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rule::Encoding => "must be valid percent-encoded UTF-8",
+            Rule::Repeated => "must be given at most once",
+            Rule::MinLength => "must not be empty",
+            Rule::MaxLength => "must be at most 64 characters long",
+            Rule::Pattern => {
+                "may contain only letters of any script, spaces, apostrophes, hyphens and periods"
+            }
+        }
+    }
+}
 
 /// A validated `starts_with` value, as the client sent it (after decoding).
 #[derive(Debug, Clone, PartialEq, Eq)]

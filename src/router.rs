@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 
 use crate::auth::Refusal;
-use crate::config::{self, Misconfiguration, Variables};
+use crate::config::{self, Variables};
 use crate::contract::{DOCS_PATH, GENERATE_NAME_PATH, JSON_CONTENT_TYPE, OPENAPI_PATH};
 use crate::docs::{self, Asset};
 use crate::problem::Problem;
@@ -63,10 +63,13 @@ pub fn handle<R: rand::Rng + ?Sized>(
     let mut response = auth::authorize(request.uri.path(), &request.headers, vars)
         .map_err(|refusal| match refusal {
             Refusal::Unauthorized => Problem::Unauthorized,
-            Refusal::Misconfigured(reason) => misconfigured(reason),
+            Refusal::Misconfigured(reason) => reason.into(),
         })
         .and_then(|()| dispatch(request, vars, rng))
-        .unwrap_or_else(Problem::into_response);
+        .unwrap_or_else(|problem| {
+            log(&problem);
+            problem.into_response()
+        });
     // An explicit length instead of chunked encoding; on HEAD it is the GET body's
     // length (RFC 9110 9.3.2), so HEAD and GET headers are the same.
     if response.status() != StatusCode::NOT_MODIFIED {
@@ -93,7 +96,7 @@ fn dispatch<R: rand::Rng + ?Sized>(
     match route {
         Route::GenerateName => generate_name(request.uri.query(), rng),
         Route::OpenApi => {
-            let base = config::api_base(vars).map_err(misconfigured)?;
+            let base = config::api_base(vars)?;
             Ok(openapi::serve(&base, &request.headers))
         }
         Route::Docs(asset) => docs::serve(asset, &request.headers),
@@ -102,10 +105,12 @@ fn dispatch<R: rand::Rng + ?Sized>(
     }
 }
 
-/// A `503`, logged with its reason (which names variables, never values).
-fn misconfigured(reason: Misconfiguration) -> Problem {
-    eprintln!("name-api: refusing the request (503): {reason}");
-    Problem::Misconfigured
+/// The one place errors are logged: every 5xx, with its cause (which names variables or
+/// files, never values). Client errors are not logged: they are the client's to read.
+fn log(problem: &Problem) {
+    if let Problem::Unavailable(cause) = problem {
+        eprintln!("name-api: refusing the request (503): {cause}");
+    }
 }
 
 fn generate_name<R: rand::Rng + ?Sized>(
@@ -116,7 +121,7 @@ fn generate_name<R: rand::Rng + ?Sized>(
     let name = names::pick(filter.as_ref(), rng).ok_or_else(|| Problem::NoMatch {
         starts_with: filter.map(|f| f.as_str().to_owned()).unwrap_or_default(),
     })?;
-    let body = serde_json::to_vec(&NameBody { name }).expect("a struct of one string serialises");
+    let body = crate::response::json(&NameBody { name });
     Ok(Response::with_body(StatusCode::OK, JSON_CONTENT_TYPE, body).no_store())
 }
 

@@ -9,9 +9,11 @@
 //! tests) fails when the committed file differs from a fresh generation.
 
 use anyhow::{bail, Context, Result};
+use name_api::config::Misconfiguration;
 use name_api::contract::*;
 use name_api::names::NAMES;
-use name_api::problem::{Problem, Rule};
+use name_api::problem::{Problem, Unavailable};
+use name_api::query::Rule;
 use name_api::router::NameBody;
 use serde_json::{json, Value};
 
@@ -33,7 +35,9 @@ fn every_problem() -> Vec<Problem> {
         },
         Problem::MethodNotAllowed,
         Problem::Unauthorized,
-        Problem::Misconfigured,
+        Problem::Unavailable(Unavailable::Config(Misconfiguration::KeyMissing(
+            "backend_key",
+        ))),
     ];
     all.extend(Rule::ALL.map(Problem::InvalidParameter));
     for problem in &all {
@@ -43,7 +47,7 @@ fn every_problem() -> Vec<Problem> {
             | Problem::MethodNotAllowed
             | Problem::InvalidParameter(_)
             | Problem::Unauthorized
-            | Problem::Misconfigured => {}
+            | Problem::Unavailable(_) => {}
         }
     }
     all
@@ -254,7 +258,7 @@ pub fn document() -> Value {
                         },
                         "503": {
                             "description": "The service is misconfigured (production mode without its backend key) and refuses requests.",
-                            "content": problem_content(json!({ "misconfigured": { "value": problem_example(Problem::Misconfigured) } }))
+                            "content": problem_content(json!({ "misconfigured": { "value": problem_example(Problem::Unavailable(Unavailable::Config(Misconfiguration::KeyMissing("backend_key")))) } }))
                         }
                     }
                 }
