@@ -4,8 +4,10 @@
 # `azd hooks run postprovision`.
 #
 #   cert-manager           TLS for the spin-operator's webhooks and the ingress certificate
+#                          (workload identity label for the DNS-01 issuer of a custom domain)
 #   runtime-class-manager  installs containerd-shim-spin on nodes labelled spin=true (the Shim
-#                          resource) and creates the RuntimeClass wasmtime-spin-v2
+#                          resource), labelling each spin-v2=provisioned once done; the RuntimeClass
+#                          wasmtime-spin-v2 schedules only onto such nodes (runtime-class.yaml)
 #   spin-operator          CRDs (SpinApp, SpinAppExecutor) and the operator
 #   traefik                ingress controller on the static public IP of ingress-ip.bicep
 #   issuers, namespace     cert-manager ClusterIssuers, the app namespace and its SpinAppExecutor
@@ -23,7 +25,7 @@ TRAEFIK_CHART_VERSION="41.3.0"
 ACME_SERVER="${ACME_SERVER:-https://acme-v02.api.letsencrypt.org/directory}"
 
 require_tools az kubectl kubelogin helm envsubst
-require_env AZURE_RESOURCE_GROUP INGRESS_PUBLIC_IP_NAME INGRESS_FQDN
+require_env AZURE_RESOURCE_GROUP INGRESS_PUBLIC_IP_NAME INGRESS_FQDN INGRESS_ACME_CHALLENGE
 use_cluster
 
 log "waiting for the spin node pool"
@@ -34,24 +36,25 @@ log "cert-manager $CERT_MANAGER_VERSION"
 helm repo add jetstack https://charts.jetstack.io --force-update >/dev/null
 helm upgrade --install cert-manager jetstack/cert-manager \
   --namespace cert-manager --create-namespace --version "$CERT_MANAGER_VERSION" \
-  --set crds.enabled=true --wait --timeout 10m
+  --values "$REPO_ROOT/infra/helm/cert-manager-values.yaml" --wait --timeout 10m
 
 log "runtime-class-manager $RUNTIME_CLASS_MANAGER_VERSION and the containerd-shim-spin Shim"
 helm upgrade --install runtime-class-manager oci://ghcr.io/spinframework/charts/runtime-class-manager \
   --namespace runtime-class-manager --create-namespace --version "$RUNTIME_CLASS_MANAGER_VERSION" \
   --wait --timeout 10m
-kubectl apply --filename "$K8S_DIR/platform/shim-spin.yaml"
-wait_for 600 "RuntimeClass wasmtime-spin-v2" kubectl get runtimeclass wasmtime-spin-v2
+apply_server_side --filename "$K8S_DIR/platform/shim-spin.yaml"
+apply_server_side --filename "$K8S_DIR/platform/runtime-class.yaml"
+# runtime-class-manager labels a node spin-v2=provisioned when its install job has completed.
 shim_installed() {
-  local ready wanted
-  ready="$(kubectl get shim spin-v2 --output jsonpath='{.status.nodesReady}')"
+  local provisioned wanted
+  provisioned="$(kubectl get nodes --selector spin=true,spin-v2=provisioned --no-headers | wc -l)"
   wanted="$(kubectl get nodes --selector spin=true --no-headers | wc -l)"
-  [[ -n "$ready" && "$ready" -ge "$wanted" ]]
+  ((wanted > 0 && provisioned >= wanted))
 }
-wait_for 900 "containerd-shim-spin on every spin node" shim_installed
+wait_for 900 "containerd-shim-spin on every spin node (label spin-v2=provisioned)" shim_installed
 
 log "spin-operator $SPIN_OPERATOR_VERSION"
-kubectl apply --server-side --force-conflicts \
+apply_server_side \
   --filename "https://github.com/spinframework/spin-operator/releases/download/v$SPIN_OPERATOR_VERSION/spin-operator.crds.yaml"
 helm upgrade --install spin-operator oci://ghcr.io/spinframework/charts/spin-operator \
   --namespace spin-operator --create-namespace --version "$SPIN_OPERATOR_VERSION" \
@@ -67,8 +70,13 @@ wait_for 600 "the ingress load balancer on the static public IP" \
   kubectl --namespace traefik get service traefik --output jsonpath='{.status.loadBalancer.ingress[0].ip}'
 
 log "cert-manager issuers, namespace name-api, SpinAppExecutor"
-render "$K8S_DIR/platform/cluster-issuers.yaml" ACME_SERVER | kubectl apply --filename -
-kubectl apply --filename "$K8S_DIR/app/namespace.yaml"
-kubectl apply --filename "$K8S_DIR/app/spinappexecutor.yaml"
+render "$K8S_DIR/platform/cluster-issuers.yaml" ACME_SERVER | apply_server_side --filename -
+if [[ "${INGRESS_ACME_CHALLENGE:-http01}" == "dns01" ]]; then
+  require_env AZURE_SUBSCRIPTION_ID DNS_ZONE_NAME DNS_ZONE_RESOURCE_GROUP CERT_MANAGER_CLIENT_ID
+  issuer="$(render "$K8S_DIR/platform/cluster-issuer-dns01.yaml" ACME_SERVER DNS_ZONE_NAME DNS_ZONE_RESOURCE_GROUP AZURE_SUBSCRIPTION_ID CERT_MANAGER_CLIENT_ID)"
+  printf '%s\n' "$issuer" | apply_server_side --filename -
+fi
+apply_server_side --filename "$K8S_DIR/app/namespace.yaml"
+apply_server_side --filename "$K8S_DIR/app/spinappexecutor.yaml"
 
 log "cluster ready for the SpinApp (azd deploy runs infra/hooks/predeploy.sh and postdeploy.sh)"

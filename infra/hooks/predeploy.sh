@@ -4,7 +4,10 @@
 # digest, goes to the azd environment as SPINAPP_IMAGE for postdeploy.sh.
 #
 # Authentication: a short-lived ACR token from the Azure CLI's sign-in (AcrPush is granted to the
-# deployer in registry.bicep), passed to `spin registry login` on stdin.
+# deployer in registry.bicep), passed to `spin registry login` on stdin. `az ... --output tsv` ends
+# the token with a newline, and Spin (4.0.2, `spin registry login --password-stdin`) reads stdin
+# whole without trimming it: the token is captured first (command substitution drops the trailing
+# newline) and written with printf, without one.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_tools az azd spin
@@ -18,9 +21,13 @@ log "spin build"
 spin build
 
 log "spin registry login $AZURE_CONTAINER_REGISTRY_ENDPOINT"
-az acr login --name "$AZURE_CONTAINER_REGISTRY_NAME" --expose-token --query accessToken --output tsv --only-show-errors |
+registry_token="$(az acr login --name "$AZURE_CONTAINER_REGISTRY_NAME" --expose-token --query accessToken \
+  --output tsv --only-show-errors)"
+[[ -n "$registry_token" ]] || die "az acr login --expose-token returned no token"
+printf '%s' "$registry_token" |
   spin registry login "$AZURE_CONTAINER_REGISTRY_ENDPOINT" \
     --username 00000000-0000-0000-0000-000000000000 --password-stdin
+unset registry_token
 
 log "spin registry push $reference"
 push_output="$(spin registry push "$reference")"

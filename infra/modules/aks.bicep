@@ -5,7 +5,9 @@
 //
 // Layout: a small `system` pool tainted CriticalAddonsOnly, and an autoscaled `spin` user pool
 // labelled spin=true, the label runtime-class-manager's Shim selects to install the shim, so new
-// nodes added by the cluster autoscaler get it too.
+// nodes added by the cluster autoscaler get it too. The SpinApp's pods do not select spin=true
+// (a node has it from creation, before the shim is installed) but the label runtime-class-manager
+// sets once the shim is installed (infra/k8s/platform/runtime-class.yaml).
 
 @description('Azure region.')
 param location string
@@ -62,11 +64,13 @@ param principalId string
 @description('Principal type of principalId.')
 param principalType string
 
-// Built-in roles.
-var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
-var networkContributorRoleId = '4d97b98b-1d4f-4787-a291-c67834d212e7'
-var aksRbacClusterAdminRoleId = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b'
-var aksClusterUserRoleId = '4abbcc35-e782-43d8-92c5-2d3abe9cd1d3'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var acrPullRoleId = builtInRoles.AcrPull
+var networkContributorRoleId = builtInRoles['Network Contributor']
+var aksRbacClusterAdminRoleId = builtInRoles['Azure Kubernetes Service RBAC Cluster Admin']
+var aksClusterUserRoleId = builtInRoles['Azure Kubernetes Service Cluster User Role']
 
 resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
   // checkov:skip=CKV_AZURE_8: the Kubernetes dashboard add-on is not offered on the Kubernetes versions AKS supports (removed with 1.19): there is nothing to disable.
@@ -117,10 +121,10 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
       loadBalancerSku: 'standard'
       outboundType: 'loadBalancer'
     }
+    // No azurepolicy add-on: it needs the Microsoft.PolicyInsights resource provider registered and
+    // does nothing without policy assignments, which this template does not make. Assign Azure
+    // Policy for Kubernetes yourself if your organisation requires it (docs/deploy.md).
     addonProfiles: {
-      azurepolicy: {
-        enabled: true
-      }
       omsagent: {
         enabled: enableContainerInsights
         config: enableContainerInsights ? {

@@ -1,7 +1,16 @@
-// API Management: the service with its system-assigned identity, Application Insights logging, the
-// named values and the backend entity from infra/apim/, the product that carries the subscription
-// requirement, and one subscription. The APIs and their policies are apim-api.bicep (one module
-// instance per API declaration).
+// API Management: the service with its system-assigned identity and that identity's Key Vault
+// role, Application Insights logging, the product that carries the subscription requirement, and
+// one subscription. The named values and backend entities of infra/apim/ are
+// apim-gateway.bicep, the APIs and their policies apim-api.bicep (one instance per declaration).
+//
+// Why the SYSTEM-assigned identity reads Key Vault: the vault's firewall denies by default
+// (keyvault.bicep), and Microsoft documents for Key Vault-backed named values: "You must use the
+// API Management instance's system-assigned managed identity to access the key vault. You can't use
+// a user-assigned identity for access from API Management" when the Key Vault firewall is on
+// (learn.microsoft.com, API Management, "Use named values", Requirements for Key Vault firewall).
+// A user-assigned identity granted in an earlier module would avoid waiting for the role to
+// propagate, but would not pass the firewall. The wait is handled by the order instead: main.bicep
+// creates the named values only after the AKS cluster (several minutes after this grant).
 
 @description('Azure region.')
 param location string
@@ -44,26 +53,16 @@ param samplingPercentage int
 @description('Name of the Key Vault holding the Key Vault-backed named values.')
 param keyVaultName string
 
-@description('Contents of infra/apim/named-values.json: entries with keyVaultSecretName become Key Vault-backed secrets, the others take their value.')
-param namedValueDeclarations array
-
-@description('Contents of infra/apim/backend.json: name, description, protocol and the credentials header.')
-param backendDeclaration object
-
-@description('Host name of the cluster ingress (the backend is https://<backendHost>).')
-param backendHost string
-
-@description('Validate the backend certificate chain and name. True with a publicly trusted certificate (ingressTls=letsencrypt).')
-param validateBackendCertificate bool
-
 @description('Identifier of the product that groups the subscription-protected APIs.')
 param productName string
 
 @description('Display name of the product.')
 param productDisplayName string
 
-// Built-in role: Key Vault Secrets User.
-var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var secretsUserRoleId = builtInRoles['Key Vault Secrets User']
 
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   // checkov:skip=CKV_AZURE_107: API Management is the public entry point of this API by design; the backend behind it requires the Key Vault-backed x-backend-key header.
@@ -89,7 +88,7 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 }
 
 // The gateway identity reads secrets for the Key Vault-backed named values. Granted on this
-// vault only, which holds nothing but this deployment's secrets.
+// vault only, which holds nothing but this deployment's secrets. apim-gateway.bicep waits for it.
 resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(keyVault.id, apim.id, secretsUserRoleId)
   scope: keyVault
@@ -190,47 +189,6 @@ resource resourceLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview'
   }
 }
 
-// Named values from named-values.json. A declaration with keyVaultSecretName references the
-// versionless secret URI, so API Management follows new secret versions (it refreshes every four
-// hours, or at once through the refreshSecret operation; see README "Rotate the backend key").
-resource namedValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [for nv in namedValueDeclarations: {
-  parent: apim
-  name: nv.name
-  properties: {
-    displayName: nv.displayName
-    secret: nv.secret
-    keyVault: contains(nv, 'keyVaultSecretName') ? {
-      secretIdentifier: '${keyVault.properties.vaultUri}secrets/${nv.keyVaultSecretName}'
-    } : null
-    value: contains(nv, 'keyVaultSecretName') ? null : nv.value
-  }
-  dependsOn: [
-    keyVaultSecretsUser
-  ]
-}]
-
-// The backend entity: every forwarded request gets the credentials header of backend.json
-// (x-backend-key: {{backend-key}}), whatever the client sent. HTTPS to the cluster ingress.
-resource backend 'Microsoft.ApiManagement/service/backends@2024-05-01' = {
-  parent: apim
-  name: backendDeclaration.name
-  properties: {
-    description: backendDeclaration.description
-    protocol: backendDeclaration.protocol
-    url: 'https://${backendHost}'
-    credentials: {
-      header: backendDeclaration.credentials.header
-    }
-    tls: {
-      validateCertificateChain: validateBackendCertificate
-      validateCertificateName: validateBackendCertificate
-    }
-  }
-  dependsOn: [
-    namedValues
-  ]
-}
-
 resource product 'Microsoft.ApiManagement/service/products@2024-05-01' = {
   parent: apim
   name: productName
@@ -260,8 +218,8 @@ output name string = apim.name
 @description('Gateway base URL, e.g. https://apim-xxxx.azure-api.net.')
 output gatewayUrl string = apim.properties.gatewayUrl
 
-@description('URL of the backend entity.')
-output backendUrl string = backend.properties.url
+@description('Name of the Key Vault Secrets User role assignment of the gateway identity (apim-gateway.bicep waits for it).')
+output keyVaultRoleAssignmentName string = keyVaultSecretsUser.name
 
 @description('Identifier of the product.')
 output productName string = product.name

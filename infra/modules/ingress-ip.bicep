@@ -38,5 +38,8 @@ resource publicIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
 @description('Name of the public IP address.')
 output name string = publicIp.name
 
+@description('Resource id of the public IP address (target of the custom domain\'s alias record).')
+output id string = publicIp.id
+
 @description('Fully qualified DNS name of the address.')
 output fqdn string = publicIp.properties.dnsSettings.fqdn

@@ -27,8 +27,10 @@ param principalId string
 @description('Principal type of principalId.')
 param principalType string
 
-// Built-in role: AcrPush.
-var acrPushRoleId = '8311e382-0749-4cb8-b61a-304f252e45ec'
+// Built-in roles by name (infra/built-in-roles.json, the one role table of the deployment;
+// tests/infra/check_infra.py checks each name and GUID against Azure's list).
+var builtInRoles = loadJsonContent('../built-in-roles.json')
+var acrPushRoleId = builtInRoles.AcrPush
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   // checkov:skip=CKV_AZURE_139: public endpoint on purpose: private endpoints need the Premium tier and a virtual network; pushes and pulls are Microsoft Entra authenticated (no admin user, no anonymous pull).
@@ -43,7 +45,10 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   }
   properties: {
     adminUserEnabled: false
-    anonymousPullEnabled: false
+    // No anonymousPullEnabled: the property does not exist at API version 2023-07-01 (Bicep
+    // BCP037, found by tests/infra/check_infra.py's bicep-types check). Anonymous pull is off
+    // unless enabled (Microsoft Learn, "Make your container registry content publicly
+    // available": by default only authenticated users pull) and exists only on Standard/Premium.
     publicNetworkAccess: 'Enabled'
   }
 }

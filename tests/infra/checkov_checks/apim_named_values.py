@@ -27,7 +27,11 @@ class ApimNamedValueNoPlainSecret(BaseResourceCheck):
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         body = resource_config(conf)
-        properties = body.get("properties") or {}
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            self.details.append(f"cannot read the named value's properties ({type(properties).__name__}): "
+                                "write them as an object literal")
+            return CheckResult.FAILED
         key_vault = properties.get("keyVault")
         secret = properties.get("secret")
         names = [n for n in (body.get("name"), properties.get("displayName")) if isinstance(n, str)]
