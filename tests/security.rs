@@ -466,7 +466,7 @@ fn each_credential_reaches_only_its_routes_at_the_component() {
             );
             if key == DOCS || key == DOCS_NEXT {
                 assert!(
-                    !response.contains("{\"name\":"),
+                    !response.contains("\r\n\r\n{\"name\":"),
                     "{key} on {path} returned a name"
                 );
             }

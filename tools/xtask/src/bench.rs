@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Where to write the Markdown results.
     #[arg(long, default_value = "bench/RESULTS.md")]
     pub out: PathBuf,
+    /// Measure only the `spin up` rows and their floor comparisons, and replace the Spin
+    /// sections of an existing results file with them (the other rows stay as recorded).
+    #[arg(long)]
+    pub spin_only: bool,
 }
 
 const BACKEND_KEY: &str = "bench-backend-key-0f3a9c1e7b5d2486";
@@ -117,6 +121,9 @@ struct Bench {
 
 pub fn bench(args: BenchArgs) -> Result<()> {
     let bench = Bench::prepare()?;
+    if args.spin_only {
+        return spin_only(&bench, &args);
+    }
     let mut rows = Vec::new();
     for contender in bench.contenders() {
         rows.push(measure(contender, &args)?);
@@ -130,6 +137,46 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let out = root().join(&args.out);
     std::fs::write(&out, &report)?;
     println!("bench: wrote {}", out.display());
+    Ok(())
+}
+
+/// `--spin-only`: the Spin section and its floor targets, spliced into `args.out`.
+fn spin_only(bench: &Bench, args: &BenchArgs) -> Result<()> {
+    if bench.spin.is_none() {
+        bail!("--spin-only needs spin on PATH");
+    }
+    let mut rows = Vec::new();
+    for contender in bench.spin_contenders() {
+        rows.push(measure(contender, args)?);
+    }
+    let paired = bench.paired_spin_ratios()?;
+    let mut section = String::new();
+    render_spin(&mut section, &rows)?;
+    writeln!(
+        section,
+        "Measured in a separate run (`cargo xtask bench --spin-only`, {} s per connection count, {}); {}.\n",
+        args.duration,
+        command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        command_output("spin", &["--version"])
+    )?;
+    for p in &paired {
+        writeln!(
+            section,
+            "- {}: median ratio of alternating 16-connection rounds {:.3} (bound 0.9)",
+            p.label, p.ratio
+        )?;
+    }
+    writeln!(section)?;
+    println!("\n{section}");
+    let out = root().join(&args.out);
+    let recorded = std::fs::read_to_string(&out).unwrap_or_default();
+    let start = recorded.find("## Spin").unwrap_or(recorded.len());
+    let end = recorded[start..]
+        .find("## Cold start")
+        .map_or(recorded.len(), |i| start + i);
+    let report = format!("{}{section}{}", &recorded[..start], &recorded[end..]);
+    std::fs::write(&out, report)?;
+    println!("bench: wrote the Spin section of {}", out.display());
     Ok(())
 }
 
@@ -412,11 +459,18 @@ impl Bench {
     /// The "within 10% of hello world" comparisons are sensitive to background noise, so
     /// they get their own measurement: both servers up, alternating 16-connection runs.
     fn paired_floor_ratios(&self) -> Result<Vec<Paired>> {
-        let mut pairs = vec![(
+        let mut results = run_pairs(vec![(
             "(a) name-api / (h) hello world, wasmtime serve",
             self.wasmtime(&self.composed, 3121, true),
             self.wasmtime(&self.hello, 3122, true),
-        )];
+        )])?;
+        results.extend(self.paired_spin_ratios()?);
+        Ok(results)
+    }
+
+    /// The Spin floor comparisons (none without spin).
+    fn paired_spin_ratios(&self) -> Result<Vec<Paired>> {
+        let mut pairs = Vec::new();
         let manifest = root();
         if let (Some(local), Some(hello), Some(production), Some(hello2)) = (
             self.spin(&manifest, 3123, SpinConfig::LocalRuntimeConfig),
@@ -427,15 +481,7 @@ impl Bench {
             pairs.push(("(s-local) / (s-h) hello world, spin up", local, hello));
             pairs.push(("(s-rc) / (s-h) hello world, spin up", production, hello2));
         }
-        let mut results = Vec::new();
-        let mut port = 3121;
-        for (label, server, floor) in pairs {
-            println!("bench: {label}, {PAIRED_ROUNDS} alternating rounds at 16 connections");
-            let ratio = paired_ratio(server, port, floor, port + 1)?;
-            results.push(Paired { label, ratio });
-            port += 2;
-        }
-        Ok(results)
+        run_pairs(pairs)
     }
 
     fn cold_starts(&self, trials: usize) -> Result<Vec<(&'static str, &'static str, f64)>> {
@@ -513,6 +559,26 @@ enum SpinConfig {
     /// Production values in a static-provider runtime config (`serve --host spin`, and
     /// SpinKube's `runtimeConfig.loadFromSecret`).
     ProductionRuntimeConfig,
+}
+
+/// Each (label, server, floor) through [`paired_ratio`]; ports from the commands.
+fn run_pairs(pairs: Vec<(&'static str, Command, Command)>) -> Result<Vec<Paired>> {
+    let mut results = Vec::new();
+    for (label, server, floor) in pairs {
+        println!("bench: {label}, {PAIRED_ROUNDS} alternating rounds at 16 connections");
+        let (port, floor_port) = (listen_port(&server)?, listen_port(&floor)?);
+        let ratio = paired_ratio(server, port, floor, floor_port)?;
+        results.push(Paired { label, ratio });
+    }
+    Ok(results)
+}
+
+/// The port of the `127.0.0.1:PORT` argument a server command listens on.
+fn listen_port(cmd: &Command) -> Result<u16> {
+    cmd.get_args()
+        .filter_map(|a| a.to_str()?.strip_prefix("127.0.0.1:")?.parse().ok())
+        .next()
+        .context("no 127.0.0.1:PORT argument")
 }
 
 /// Median over [`PAIRED_ROUNDS`] of `server` req/s divided by `floor` req/s.

@@ -209,9 +209,10 @@ pub fn raw_get(addr: &str, path: &str, headers: &[(&str, String)]) -> std::io::R
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
+    // Bytes, not `read_to_string`: a binary body (a gzipped asset) is still an answer.
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// Poll until `addr` accepts connections and, given a request, answers it with `200`;
