@@ -166,7 +166,20 @@ pub fn cargo() -> Command {
 pub struct Guard(pub Child);
 
 impl Drop for Guard {
+    /// SIGTERM first, SIGKILL after 5 s: `spin up` runs its trigger as a child process and
+    /// stops it only when it is itself asked to stop; killing `spin up` outright would
+    /// leave `spin trigger http` serving (orphaned) on the port.
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            if let Ok(pid) = libc::pid_t::try_from(self.0.id()) {
+                // SAFETY: kill(2) on the pid of a child this guard owns and has not reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
