@@ -754,7 +754,7 @@ fn settings_file_is_reread_on_sighup_and_a_bad_one_is_refused() {
 /// 304 for `If-None-Match: "v1"`; `Cache-Control: public, max-age=60`. `/docs/big` is
 /// 32 MiB; `/docs/a{N}` is 4000 bytes. Returns its base URL and what it saw.
 fn docs_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<common::Seen>>>) {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -764,30 +764,8 @@ fn docs_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<common::Seen>>
             let record = record.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    parts.next(); // the method
-                    let target = parts.next().unwrap_or("").to_owned();
-                    let mut headers = Vec::new();
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0
-                            || header.trim().is_empty()
-                        {
-                            break;
-                        }
-                        if let Some((n, v)) = header.trim_end().split_once(':') {
-                            headers.push((n.trim().to_owned(), v.trim().to_owned()));
-                        }
-                    }
-                    let seen = common::Seen {
-                        target: target.clone(),
-                        headers,
-                    };
+                while let Some(seen) = common::read_request_head(&mut reader) {
+                    let target = seen.target.clone();
                     let gzip = seen.headers.iter().any(|(n, v)| {
                         n.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip")
                     });

@@ -434,6 +434,28 @@ impl Seen {
     }
 }
 
+/// The next request head on a keep-alive connection (`METHOD TARGET VERSION` and its
+/// header lines), or `None` when the client closed it. Bodies are not read: the scripted
+/// backends here only see GET and HEAD.
+pub fn read_request_head(reader: &mut impl std::io::BufRead) -> Option<Seen> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((n, v)) = header.trim_end().split_once(':') {
+            headers.push((n.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    Some(Seen { target, headers })
+}
+
 /// A real HTTP server on loopback that records every request and answers `200` with a
 /// small JSON body (and `Content-Length`, `Cache-Control: public, max-age=60`), after an
 /// optional delay. For observing what the gateway sends to its backend.
@@ -444,7 +466,7 @@ pub struct RecordingBackend {
 
 impl RecordingBackend {
     pub fn start(delay: Duration) -> RecordingBackend {
-        use std::io::{BufRead, BufReader, Write};
+        use std::io::{BufReader, Write};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -455,29 +477,9 @@ impl RecordingBackend {
                 let record = record.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        // `METHOD TARGET VERSION`
-                        let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                        let mut headers = Vec::new();
-                        loop {
-                            let mut header = String::new();
-                            if reader.read_line(&mut header).unwrap_or(0) == 0
-                                || header.trim().is_empty()
-                            {
-                                break;
-                            }
-                            if let Some((n, v)) = header.trim_end().split_once(':') {
-                                headers.push((n.trim().to_owned(), v.trim().to_owned()));
-                            }
-                        }
-                        record.lock().unwrap().push(Seen {
-                            target: target.clone(),
-                            headers,
-                        });
+                    while let Some(seen) = read_request_head(&mut reader) {
+                        let target = seen.target.clone();
+                        record.lock().unwrap().push(seen);
                         std::thread::sleep(delay);
                         let body =
                             format!("{{\"echo\":{}}}", serde_json::to_string(&target).unwrap());

@@ -1064,13 +1064,9 @@ pub fn against_local_stack(
     let mut host = Guard(host.spawn().context("starting wasmtime serve")?);
     procs::wait_for_200(&backend, None, &mut host.0, Duration::from_secs(60))?;
 
-    // The docs credential exists once the declarations name it (issue 9's second backend).
-    let declared = std::fs::read_to_string(root().join("infra/apim/named-values.json"))?;
-    let mut named =
-        format!("backend-key={BACKEND_KEY},rate-limit-calls=40,rate-limit-renewal-period=60");
-    if declared.contains("\"docs-backend-key\"") {
-        named.push_str(&format!(",docs-backend-key={DOCS_BACKEND_KEY}"));
-    }
+    let named = format!(
+        "backend-key={BACKEND_KEY},docs-backend-key={DOCS_BACKEND_KEY},rate-limit-calls=40,rate-limit-renewal-period=60"
+    );
     let mut gw = Guard(
         Command::new(emulator)
             .env("APIM_EMULATOR_LISTEN", &gateway)
