@@ -86,16 +86,7 @@ fn preflight(cors: &Cors, origin: &HeaderValue, headers: &HeaderMap) -> Option<R
     }
     let mut response = responses::empty_ok();
     let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        allow_origin_value(cors, origin),
-    );
-    if cors.allow_credentials {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
+    insert_allow_origin(h, cors, origin);
     if let Ok(value) = HeaderValue::from_str(method) {
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, value);
     }
@@ -111,27 +102,28 @@ fn preflight(cors: &Cors, origin: &HeaderValue, headers: &HeaderMap) -> Option<R
     Some(response)
 }
 
-fn allow_origin_value(cors: &Cors, origin: &HeaderValue) -> HeaderValue {
-    if cors.origins.iter().any(|o| o == "*") && !cors.allow_credentials {
+/// `Access-Control-Allow-Origin` (`*` only without credentials, else the caller's origin)
+/// and, when the policy allows them, `Access-Control-Allow-Credentials`: the headers a
+/// preflight answer and an actual response share.
+fn insert_allow_origin(h: &mut HeaderMap, cors: &Cors, origin: &HeaderValue) {
+    let value = if cors.origins.iter().any(|o| o == "*") && !cors.allow_credentials {
         HeaderValue::from_static("*")
     } else {
         origin.clone()
-    }
-}
-
-/// Add the CORS headers of an actual (non-preflight) cross-origin response.
-pub fn decorate(response: &mut Response<Body>, cors: &Cors, origin: &HeaderValue) {
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        allow_origin_value(cors, origin),
-    );
+    };
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     if cors.allow_credentials {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
     }
+}
+
+/// Add the CORS headers of an actual (non-preflight) cross-origin response.
+pub fn decorate(response: &mut Response<Body>, cors: &Cors, origin: &HeaderValue) {
+    let h = response.headers_mut();
+    insert_allow_origin(h, cors, origin);
     if !cors.expose_headers.is_empty() {
         if let Ok(value) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
             h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
