@@ -58,8 +58,16 @@ const SUBSCRIPTION_KEY: &str = "bench-subscription-key-6d1e";
 const PATH: &str = "/generate_name";
 /// The largest docs asset (served gzipped), for the docs-asset row.
 const DOCS_ASSET: &str = "/docs/swagger-ui-bundle.js";
-/// Alternating rounds for each comparison with a hello-world floor.
-const PAIRED_ROUNDS: usize = 5;
+/// The runtime config the README gives `spin up` (static provider, development mode).
+const LOCAL_RUNTIME_CONFIG: &str = "spin-local.toml";
+/// The floor-plus-reads component's manifest and its static-provider runtime config.
+const VARIABLES_MANIFEST: &str = "bench/hello-variables/spin.toml";
+const VARIABLES_STATIC_CONFIG: &str = "bench/hello-variables/static.toml";
+/// Rounds for each comparison with a hello-world floor; each round runs both servers,
+/// and which goes first alternates (ABBA), so a drift in the machine's speed during the
+/// comparison does not favour either. Seven 5 s rounds: on this 2-core machine single
+/// rounds of the same pair range from 0.67 to 0.96, so the median needs that many.
+const PAIRED_ROUNDS: usize = 7;
 
 /// One wrk run.
 #[derive(Clone, Debug)]
@@ -97,6 +105,8 @@ struct Paired {
     label: &'static str,
     /// Median of the per-round req/s ratios.
     ratio: f64,
+    /// Lowest and highest per-round ratio: the noise the median is read against.
+    spread: (f64, f64),
 }
 
 /// Everything the contenders are started from: tools, built artifacts, configuration.
@@ -162,8 +172,9 @@ fn spin_only(bench: &Bench, args: &BenchArgs) -> Result<()> {
     for p in &paired {
         writeln!(
             section,
-            "- {}: median ratio of alternating 16-connection rounds {:.3} (bound 0.9)",
-            p.label, p.ratio
+            "- {}: median ratio of {PAIRED_ROUNDS} alternating 16-connection rounds {:.3} \
+             (rounds from {:.3} to {:.3}; bound 0.9)",
+            p.label, p.ratio, p.spread.0, p.spread.1
         )?;
     }
     writeln!(section)?;
@@ -209,6 +220,8 @@ impl Bench {
             "hello-component",
             "--package",
             "hello-default",
+            "--package",
+            "hello-variables",
         ]))?;
         // The experiment builds name-api as a dependency without its Spin entry point;
         // Cargo then also writes that (entry-less) name_api.wasm, so it gets a target dir
@@ -320,8 +333,8 @@ impl Bench {
             .args(["--listen", &format!("127.0.0.1:{port}")]);
         match config {
             SpinConfig::Defaults => {}
-            SpinConfig::LocalRuntimeConfig => {
-                cmd.args(["--runtime-config-file", "spin-local.toml"]);
+            SpinConfig::Committed(file) => {
+                cmd.args(["--runtime-config-file", file]);
             }
             SpinConfig::ProductionEnvironment => {
                 cmd.envs(self.production_vars());
@@ -437,11 +450,12 @@ impl Bench {
             ("s-h", "hello world on spin up, name-api's build settings (the floor)", &self.hello, SpinConfig::Defaults, BACKEND_KEY),
             ("s-h0", "hello world on spin up, default build settings", &self.hello_default, SpinConfig::Defaults, BACKEND_KEY),
             ("s-plain", "name-api, plain `spin up` (variables at their defaults: environment provider)", &manifest, SpinConfig::Defaults, BACKEND_KEY),
-            ("s-local", "name-api, `spin up --runtime-config-file spin-local.toml` (static provider)", &manifest, SpinConfig::LocalRuntimeConfig, BACKEND_KEY),
+            ("s-local", "name-api, `spin up --runtime-config-file spin-local.toml` (static provider)", &manifest, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG), BACKEND_KEY),
             ("s-env", "name-api, production variables as SPIN_VARIABLE_* (environment provider)", &manifest, SpinConfig::ProductionEnvironment, BACKEND_KEY),
             ("s-rc", "name-api, production variables in a static runtime config (serve --host spin, SpinKube)", &manifest, SpinConfig::ProductionRuntimeConfig, BACKEND_KEY),
         ];
-        rows.into_iter()
+        let mut contenders: Vec<Contender> = rows
+            .into_iter()
             .zip(3131..)
             .filter_map(|((key, label, source, config, backend_key), port)| {
                 Some(Contender {
@@ -453,7 +467,49 @@ impl Bench {
                     headers: vec![("x-backend-key", backend_key.to_owned())],
                 })
             })
-            .collect()
+            .collect();
+        // The price of one read per provider: the floor plus N reads (bench/hello-variables).
+        let manifest = root().join(VARIABLES_MANIFEST);
+        let static_config = SpinConfig::Committed(VARIABLES_STATIC_CONFIG);
+        let reads: [(&'static str, &str, usize, SpinConfig); 4] = [
+            (
+                "s-v1",
+                "hello world + 1 variable read, static provider",
+                1,
+                static_config,
+            ),
+            (
+                "s-v2",
+                "hello world + 2 variable reads, static provider",
+                2,
+                static_config,
+            ),
+            (
+                "s-v6",
+                "hello world + 6 variable reads, static provider",
+                6,
+                static_config,
+            ),
+            (
+                "s-v1env",
+                "hello world + 1 variable read, environment provider",
+                1,
+                SpinConfig::Defaults,
+            ),
+        ];
+        contenders.extend(reads.into_iter().zip(3151..).filter_map(
+            |((key, label, reads, config), port)| {
+                Some(Contender {
+                    key,
+                    label: label.to_owned(),
+                    commands: vec![self.spin(&manifest, port, config)?],
+                    ports: vec![port],
+                    url: format!("http://127.0.0.1:{port}/reads/{reads}"),
+                    headers: Vec::new(),
+                })
+            },
+        ));
+        contenders
     }
 
     /// The "within 10% of hello world" comparisons are sensitive to background noise, so
@@ -473,7 +529,7 @@ impl Bench {
         let mut pairs = Vec::new();
         let manifest = root();
         if let (Some(local), Some(hello), Some(production), Some(hello2)) = (
-            self.spin(&manifest, 3123, SpinConfig::LocalRuntimeConfig),
+            self.spin(&manifest, 3123, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG)),
             self.spin(&self.hello, 3124, SpinConfig::Defaults),
             self.spin(&manifest, 3125, SpinConfig::ProductionRuntimeConfig),
             self.spin(&self.hello, 3126, SpinConfig::Defaults),
@@ -552,8 +608,9 @@ enum SpinConfig {
     /// Nothing given: every templated variable goes through Spin's environment provider
     /// and falls back to the manifest default (development mode, no key).
     Defaults,
-    /// The committed no-secret `spin-local.toml` (static provider, development mode).
-    LocalRuntimeConfig,
+    /// A committed no-secret runtime config (static provider), path from the root:
+    /// [`LOCAL_RUNTIME_CONFIG`] (development mode) or [`VARIABLES_STATIC_CONFIG`].
+    Committed(&'static str),
     /// Production values as `SPIN_VARIABLE_*` (what a SpinApp's `variables` become).
     ProductionEnvironment,
     /// Production values in a static-provider runtime config (`serve --host spin`, and
@@ -567,8 +624,13 @@ fn run_pairs(pairs: Vec<(&'static str, Command, Command)>) -> Result<Vec<Paired>
     for (label, server, floor) in pairs {
         println!("bench: {label}, {PAIRED_ROUNDS} alternating rounds at 16 connections");
         let (port, floor_port) = (listen_port(&server)?, listen_port(&floor)?);
-        let ratio = paired_ratio(server, port, floor, floor_port)?;
-        results.push(Paired { label, ratio });
+        let mut ratios = paired_ratio(server, port, floor, floor_port)?;
+        ratios.sort_by(f64::total_cmp);
+        results.push(Paired {
+            label,
+            ratio: ratios[ratios.len() / 2],
+            spread: (ratios[0], ratios[ratios.len() - 1]),
+        });
     }
     Ok(results)
 }
@@ -581,13 +643,14 @@ fn listen_port(cmd: &Command) -> Result<u16> {
         .context("no 127.0.0.1:PORT argument")
 }
 
-/// Median over [`PAIRED_ROUNDS`] of `server` req/s divided by `floor` req/s.
+/// The per-round ratios of `server` req/s to `floor` req/s over [`PAIRED_ROUNDS`], the
+/// order of the two runs in a round alternating.
 fn paired_ratio(
     mut server: Command,
     port: u16,
     mut floor: Command,
     floor_port: u16,
-) -> Result<f64> {
+) -> Result<Vec<f64>> {
     let headers = [("x-backend-key", BACKEND_KEY.to_owned())];
     let start = |cmd: &mut Command, port: u16| -> Result<Guard> {
         let mut child = Guard(
@@ -605,15 +668,16 @@ fn paired_ratio(
         Ok(child)
     };
     let servers = (start(&mut server, port)?, start(&mut floor, floor_port)?);
+    let load = |port: u16| wrk(&format!("http://127.0.0.1:{port}{PATH}"), &headers, 16, 5);
     let mut ratios = Vec::new();
     for round in 0..PAIRED_ROUNDS {
-        let a = wrk(&format!("http://127.0.0.1:{port}{PATH}"), &headers, 16, 5)?;
-        let h = wrk(
-            &format!("http://127.0.0.1:{floor_port}{PATH}"),
-            &headers,
-            16,
-            5,
-        )?;
+        let (a, h) = if round % 2 == 0 {
+            let a = load(port)?;
+            (a, load(floor_port)?)
+        } else {
+            let h = load(floor_port)?;
+            (load(port)?, h)
+        };
         println!(
             "  round {}: {:.0} req/s against {:.0} req/s, ratio {:.3}",
             round + 1,
@@ -624,8 +688,7 @@ fn paired_ratio(
         ratios.push(a.rps / h.rps);
     }
     drop(servers);
-    ratios.sort_by(f64::total_cmp);
-    Ok(ratios[ratios.len() / 2])
+    Ok(ratios)
 }
 
 fn emulator_log() -> PathBuf {
@@ -987,6 +1050,20 @@ fn render_spin(out: &mut String, rows: &[Row]) -> Result<()> {
         "\nBound (issue 8): every documented configuration at least 0.9x the floor's req/s at 16 connections \
          and at most 1.2x its p50 at 1 connection.\n"
     )?;
+    // What one read costs, from the floor-plus-reads rows (p50 at one connection).
+    let per_read_us = |key: &str, reads: f64| {
+        let r = row(rows, key)?.loads.get(&1)?;
+        Some((r.p50_ms - floor.loads[&1].p50_ms) * 1000.0 / reads)
+    };
+    if let (Some(static_us), Some(env_us)) = (per_read_us("s-v6", 6.0), per_read_us("s-v1env", 1.0))
+    {
+        writeln!(
+            out,
+            "One `variables::get` adds about {static_us:.1} us to p50 on the static provider \
+             ((s-v6) - (s-h), over 6 reads) and {env_us:.0} us on the environment provider \
+             ((s-v1env) - (s-h)).\n"
+        )?;
+    }
     Ok(())
 }
 

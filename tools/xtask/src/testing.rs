@@ -72,6 +72,8 @@ pub fn test_all(args: TestArgs) -> Result<()> {
             "--package",
             "hello-component",
             "--package",
+            "hello-variables",
+            "--package",
             "p3-component",
             "--",
             "-D",
