@@ -17,12 +17,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use apim_emulator::responses::messages;
 use clap::Args;
 use name_api::contract::{
-    apim_rate_limit_message, APIM_INVALID_KEY_MESSAGE, APIM_MISSING_KEY_MESSAGE,
-    APIM_NOT_FOUND_MESSAGE, BACKEND_KEY_HEADER, GENERATE_NAME_PATH, RATE_LIMIT_LIMIT_HEADER,
-    RATE_LIMIT_MAX_RENEWAL_SECS, RATE_LIMIT_REMAINING_HEADER, SUBSCRIPTION_KEY_HEADER,
-    SUBSCRIPTION_KEY_QUERY,
+    BACKEND_KEY_HEADER, GENERATE_NAME_PATH, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_MAX_RENEWAL_SECS,
+    RATE_LIMIT_REMAINING_HEADER, SUBSCRIPTION_KEY_HEADER, SUBSCRIPTION_KEY_QUERY,
 };
 use serde_json::{json, Value};
 use ureq::http;
@@ -422,7 +421,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's missing-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_MISSING_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::MISSING_KEY),
     );
     let wrong = format!("{key}-not-this-one");
     let reply = client.send("GET", &generate, Key::Header(&wrong), &[]);
@@ -433,7 +432,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's invalid-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_INVALID_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::INVALID_KEY),
     );
     let reply = client.send("GET", &generate, Key::Query(&wrong), &[]);
     contract(
@@ -443,7 +442,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's invalid-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_INVALID_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::INVALID_KEY),
     );
 
     let reply = client.send("GET", &generate, Key::Header(key), &[]);
@@ -595,7 +594,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
     let reply = client.send("GET", "/no_such_api/generate_name", Key::Header(key), &[]);
     contract(
@@ -605,7 +604,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
     let reply = client.send("DELETE", &generate, Key::Header(key), &[]);
     contract(
@@ -615,7 +614,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
 
     let origin = args.origin.as_str();
@@ -966,7 +965,7 @@ fn rate_limit_check(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
                     if r.status == 429
                         && (1..=u64::from(RATE_LIMIT_MAX_RENEWAL_SECS)).contains(&n) =>
                 {
-                    apim_error(r, 429, &apim_rate_limit_message(n))
+                    apim_error(r, 429, &messages::rate_limited(n))
                         .map(|s| format!("{s} after {calls} calls, Retry-After {n}"))
                 }
                 _ => Err(format!(
