@@ -13,12 +13,13 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use apim_emulator::responses::messages;
 use clap::Args;
+use local_stack::{Credentials, HostProgram, Output, Stack, StackOptions};
 use name_api::contract::{
     BACKEND_KEY_HEADER, GENERATE_NAME_PATH, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_MAX_RENEWAL_SECS,
     RATE_LIMIT_REMAINING_HEADER, SUBSCRIPTION_KEY_HEADER, SUBSCRIPTION_KEY_QUERY,
@@ -27,7 +28,6 @@ use serde_json::{json, Value};
 use ureq::http;
 
 use crate::paths::root;
-use crate::procs::{self, Guard};
 use crate::{artifacts, setup};
 
 #[derive(Args)]
@@ -1049,41 +1049,27 @@ pub fn against_local_stack(
     const DOCS_BACKEND_KEY: &str = "verify-docs-backend-key-2b9d";
     const PRIMARY: &str = "verify-primary-subscription-key-51aa";
     const SECONDARY: &str = "verify-secondary-subscription-key-e03f";
-    let (backend, gateway) = (free_loopback_addr()?, free_loopback_addr()?);
-    let variables = [
-        ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
-        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", DOCS_BACKEND_KEY),
-        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
-        ("SPIN_VARIABLE_API_BASE", "/api"),
-    ];
-    let mut host = procs::wasmtime_serve(wasmtime, composed, &backend, &[], &variables);
-    host.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut host = Guard(host.spawn().context("starting wasmtime serve")?);
-    procs::wait_for_200(&backend, None, &mut host.0, Duration::from_secs(60))?;
-
-    let named = format!(
-        "backend-key={BACKEND_KEY},docs-backend-key={DOCS_BACKEND_KEY},rate-limit-calls=40,rate-limit-renewal-period=60"
-    );
-    let mut gw = Guard(
-        Command::new(emulator)
-            .env("APIM_EMULATOR_LISTEN", &gateway)
-            .env("APIM_EMULATOR_BACKEND", format!("http://{backend}"))
-            .env(
-                "APIM_EMULATOR_SUBSCRIPTION_KEYS",
-                format!("{PRIMARY},{SECONDARY}"),
-            )
-            .env("APIM_EMULATOR_NAMED_VALUES", named)
-            .env("APIM_EMULATOR_ROOT", root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting apim-emulator")?,
-    );
-    procs::wait_for_200(&gateway, None, &mut gw.0, Duration::from_secs(30))?;
+    let stack = Stack::start(StackOptions {
+        host: HostProgram::Wasmtime {
+            wasmtime: wasmtime.to_owned(),
+            composed: composed.to_owned(),
+        },
+        host_port: free_loopback_port()?,
+        gateway_port: free_loopback_port()?,
+        credentials: Credentials {
+            api: BACKEND_KEY.to_owned(),
+            docs: DOCS_BACKEND_KEY.to_owned(),
+        },
+        subscription_keys: vec![PRIMARY.to_owned(), SECONDARY.to_owned()],
+        named_values: vec![
+            ("rate-limit-calls".to_owned(), "40".to_owned()),
+            ("rate-limit-renewal-period".to_owned(), "60".to_owned()),
+        ],
+        emulator: emulator.to_owned(),
+        output: Output::GatewayErrors,
+    })?;
     verify(VerifyArgs {
-        gateway: Some(format!("http://{gateway}")),
+        gateway: Some(stack.gateway_url()),
         key: Some(PRIMARY.to_owned()),
         key2: Some(SECONDARY.to_owned()),
         rate_limit: true,
@@ -1094,8 +1080,8 @@ pub fn against_local_stack(
     })
 }
 
-/// A loopback address with a port that was free a moment ago.
-fn free_loopback_addr() -> Result<String> {
+/// A loopback port that was free a moment ago.
+fn free_loopback_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.to_string())
+    Ok(listener.local_addr()?.port())
 }
