@@ -13,7 +13,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -28,6 +27,7 @@ use serde_json::{json, Value};
 use ureq::http;
 
 use crate::paths::root;
+use crate::procs::cargo;
 use crate::{artifacts, setup};
 
 #[derive(Args)]
@@ -74,11 +74,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let wasmtime =
         setup::find_wasmtime().context("wasmtime is required: run `cargo xtask setup`")?;
     let built = artifacts::build(true)?;
-    crate::run(Command::new(env!("CARGO")).current_dir(root()).args([
-        "build",
-        "--package",
-        "apim-emulator",
-    ]))?;
+    crate::run(cargo().args(["build", "--package", "apim-emulator"]))?;
     against_local_stack(
         &wasmtime,
         &built.composed,
