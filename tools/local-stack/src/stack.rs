@@ -3,7 +3,7 @@
 //! [`StackOptions`] and get back the addresses and keys.
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -32,6 +32,30 @@ impl HostProgram {
             HostProgram::Wasmtime { .. } => "wasmtime serve",
             HostProgram::Spin { .. } => "spin up",
         }
+    }
+
+    /// The host on `addr` in production mode with `credentials`, and for Spin the runtime
+    /// config file that holds them (keep it until the host has read it).
+    fn command(
+        &self,
+        addr: &str,
+        credentials: &Credentials,
+    ) -> Result<(Command, Option<RuntimeConfigFile>)> {
+        Ok(match self {
+            HostProgram::Spin { spin } => {
+                let config = RuntimeConfigFile::write(&credentials.variables())?;
+                let mut cmd = spin_up(spin, addr);
+                cmd.arg("--build")
+                    .arg("--runtime-config-file")
+                    .arg(config.path());
+                (cmd, Some(config))
+            }
+            HostProgram::Wasmtime { wasmtime, composed } => {
+                let variables = credentials.variables();
+                let cmd = wasmtime_serve(wasmtime, composed, addr, &PRODUCTION_FLAGS, &variables);
+                (cmd, None)
+            }
+        })
     }
 }
 
@@ -66,6 +90,25 @@ pub enum Output {
     GatewayErrors,
 }
 
+impl Output {
+    /// No input for either; output as chosen.
+    fn apply(self, host: &mut Command, gateway: &mut Command) {
+        host.stdin(Stdio::null());
+        gateway.stdin(Stdio::null());
+        match self {
+            Output::Terminal => {}
+            Output::Discard => {
+                host.stdout(Stdio::null()).stderr(Stdio::null());
+                gateway.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+            Output::GatewayErrors => {
+                host.stdout(Stdio::null()).stderr(Stdio::null());
+                gateway.stdout(Stdio::null());
+            }
+        }
+    }
+}
+
 /// The running stack. Dropping it stops both processes.
 pub struct Stack {
     pub host: Guard,
@@ -79,29 +122,14 @@ pub struct Stack {
 impl Stack {
     /// Start the host, wait until it accepts connections, then the emulator in front of it.
     pub fn start(options: StackOptions) -> Result<Stack> {
+        if options.subscription_keys.is_empty() {
+            bail!("the gateway needs at least one subscription key");
+        }
         let host_addr = format!("127.0.0.1:{}", options.host_port);
         let gateway_addr = format!("127.0.0.1:{}", options.gateway_port);
         // Spin reads the runtime config at start-up; the file with the secrets is removed
         // once the host answers.
-        let mut runtime_config = None;
-        let mut host = match &options.host {
-            HostProgram::Spin { spin } => {
-                let config = runtime_config
-                    .insert(RuntimeConfigFile::write(&options.credentials.variables())?);
-                let mut cmd = spin_up(spin, &host_addr);
-                cmd.arg("--build")
-                    .arg("--runtime-config-file")
-                    .arg(config.path());
-                cmd
-            }
-            HostProgram::Wasmtime { wasmtime, composed } => wasmtime_serve(
-                wasmtime,
-                composed,
-                &host_addr,
-                &PRODUCTION_FLAGS,
-                &options.credentials.variables(),
-            ),
-        };
+        let (mut host, runtime_config) = options.host.command(&host_addr, &options.credentials)?;
         let mut named_values: Vec<(&str, String)> = options.credentials.named_values();
         named_values.extend(
             options
@@ -117,19 +145,7 @@ impl Stack {
             &options.subscription_keys,
             &named_values,
         );
-        host.stdin(Stdio::null());
-        gateway.stdin(Stdio::null());
-        match options.output {
-            Output::Terminal => {}
-            Output::Discard => {
-                host.stdout(Stdio::null()).stderr(Stdio::null());
-                gateway.stdout(Stdio::null()).stderr(Stdio::null());
-            }
-            Output::GatewayErrors => {
-                host.stdout(Stdio::null()).stderr(Stdio::null());
-                gateway.stdout(Stdio::null());
-            }
-        }
+        options.output.apply(&mut host, &mut gateway);
         let mut host = Guard(host.spawn().context("starting the WASI host")?);
         wait_for_200(&host_addr, None, &mut host.0, Duration::from_secs(120))?;
         drop(runtime_config);
@@ -142,6 +158,11 @@ impl Stack {
             gateway_addr,
             subscription_keys: options.subscription_keys,
         })
+    }
+
+    /// The first subscription key (the one a client is told to use).
+    pub fn subscription_key(&self) -> &str {
+        &self.subscription_keys[0]
     }
 
     /// `http://127.0.0.1:PORT` of the gateway.
@@ -160,5 +181,35 @@ impl Stack {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateway_without_a_subscription_key_is_refused_before_anything_starts() {
+        let options = StackOptions {
+            host: HostProgram::Wasmtime {
+                wasmtime: "/nonexistent/wasmtime".into(),
+                composed: "/nonexistent/app.wasm".into(),
+            },
+            host_port: 9,
+            gateway_port: 9,
+            credentials: Credentials {
+                api: "a".into(),
+                docs: "d".into(),
+            },
+            subscription_keys: Vec::new(),
+            named_values: Vec::new(),
+            emulator: "/nonexistent/apim-emulator".into(),
+            output: Output::Discard,
+        };
+        let error = Stack::start(options).err().expect("refused");
+        assert_eq!(
+            error.to_string(),
+            "the gateway needs at least one subscription key"
+        );
     }
 }

@@ -95,7 +95,7 @@ fn print_welcome(stack: &Stack, host_name: &str) {
     let (gateway, backend, key) = (
         stack.gateway_url(),
         &stack.host_addr,
-        &stack.subscription_keys[0],
+        stack.subscription_key(),
     );
     println!();
     println!("name-api is running on {host_name} behind apim-emulator:");
