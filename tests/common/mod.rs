@@ -356,6 +356,7 @@ impl Emulator {
                     }
                     // Port taken: another port.
                 }
+                // Too slow: stopped; another port.
                 Err(NotReady::TimedOut { .. }) => {}
             }
         }
