@@ -44,16 +44,3 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Methods every route accepts; anything else is `405` with this `Allow` value.
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
-
-/// API Management's answer to a call without a subscription key (`401`), as the gateway
-/// (and the emulator) sends it; the OpenAPI document and `cargo xtask verify` use it.
-pub const APIM_MISSING_KEY_MESSAGE: &str = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.";
-/// API Management's answer to a key that is not valid for the API (`401`).
-pub const APIM_INVALID_KEY_MESSAGE: &str = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.";
-/// API Management's answer when no API or operation matches (`404`).
-pub const APIM_NOT_FOUND_MESSAGE: &str = "Resource not found";
-
-/// API Management's `429` message for a wait of `seconds`.
-pub fn apim_rate_limit_message(seconds: u64) -> String {
-    format!("Rate limit is exceeded. Try again in {seconds} seconds.")
-}

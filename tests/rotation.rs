@@ -13,13 +13,11 @@
 //! Both credentials (the `api` API's and the docs API's) rotate at once. Every response
 //! during the whole sequence must be 2xx.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{send, Emulator, Host};
+use crate::common::{self, send, Emulator, Host};
 
 const SUBSCRIPTION: &str = "rotation-subscription-key-3f7a";
 const OLD: (&str, &str) = ("rotation-old-api-key-81c2", "rotation-old-docs-key-5e0b");

@@ -21,6 +21,8 @@ mod http_contract;
 #[cfg(feature = "host-tests")]
 mod openapi_conformance;
 #[cfg(feature = "host-tests")]
+mod rotation;
+#[cfg(feature = "host-tests")]
 mod security;
 
 #[cfg(not(feature = "host-tests"))]

@@ -4,13 +4,21 @@
 //! build` produced (the unmodified component plus the variables plug), on a free
 //! 127.0.0.1 port, with Spin variables passed as `SPIN_VARIABLE_*` through the
 //! environment (never on the command line). The host's output goes to a log file that
-//! tests can read, e.g. to prove no secret is logged. Dropping the host kills it.
+//! tests can read, e.g. to prove no secret is logged. Dropping the host stops it.
+//! The command lines, the readiness wait and the stopping are `local_stack`'s, the same
+//! as `cargo xtask serve`, `bench` and `soak` use; what is left here is the tests' own:
+//! ports, log files, retries, and a panic with a clear message.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use local_stack::{Guard, NotReady};
+
+/// How long a host or an emulator may take to accept connections.
+const READY_WITHIN: Duration = Duration::from_secs(20);
 
 /// A path from an environment variable set by `cargo xtask test`, or a default.
 fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
@@ -65,7 +73,7 @@ pub struct Host {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub log: PathBuf,
-    child: Child,
+    child: Guard,
 }
 
 impl Host {
@@ -84,55 +92,40 @@ impl Host {
         let log = artifacts_dir().join(format!("{name}.log"));
         for _attempt in 0..3 {
             let port = fixed_port.unwrap_or_else(free_port);
-            let mut cmd = Command::new(wasmtime());
-            cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
-            for (variable, value) in variables {
-                let env_name = format!("SPIN_VARIABLE_{}", variable.to_uppercase());
-                cmd.arg("--env").arg(&env_name).env(&env_name, value);
-            }
-            let log_file = std::fs::File::create(&log).unwrap();
-            cmd.arg(composed_wasm())
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file);
-            let child = cmd
-                .spawn()
-                .expect("starting wasmtime (run `cargo xtask test`, which installs it)");
-            let mut host = Host {
-                base: format!("http://127.0.0.1:{port}"),
-                log: log.clone(),
-                child,
-            };
-            if host.wait_ready(port) {
-                return host;
+            let addr = format!("127.0.0.1:{port}");
+            let mut cmd = local_stack::wasmtime_serve(
+                &wasmtime(),
+                &composed_wasm(),
+                &addr,
+                &local_stack::MINIMAL_FLAGS,
+                variables,
+            );
+            log_to(&mut cmd, &log);
+            match local_stack::spawn_ready(&mut cmd, &addr, READY_WITHIN) {
+                Ok(child) => {
+                    return Host {
+                        base: format!("http://{addr}"),
+                        log,
+                        child,
+                    }
+                }
+                Err(NotReady::Io(e)) => {
+                    panic!("starting wasmtime (run `cargo xtask test`, which installs it): {e}")
+                }
+                // Exited (port taken) or too slow: another port.
+                Err(_) => continue,
             }
         }
         panic!("wasmtime serve did not come up; see {}", log.display());
-    }
-
-    /// Wait until the port accepts connections, or the host exits (port taken).
-    fn wait_ready(&mut self, port: u16) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.base, path_and_query)
     }
 
-    /// Kill the host now (it stays stopped).
+    /// Stop the host now (it stays stopped).
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.stop();
     }
 
     /// The host's output so far.
@@ -141,11 +134,12 @@ impl Host {
     }
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// No input; output (stdout and stderr) to a new `log` file.
+fn log_to(cmd: &mut Command, log: &Path) {
+    let log_file = std::fs::File::create(log).unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file);
 }
 
 fn unique() -> u64 {
@@ -293,7 +287,7 @@ pub fn emulator_bin() -> PathBuf {
 pub struct Emulator {
     pub base: String,
     pub log: PathBuf,
-    child: Child,
+    child: Guard,
 }
 
 impl Emulator {
@@ -341,39 +335,29 @@ impl Emulator {
             }
         }
         for _attempt in 0..3 {
-            let port = free_port();
-            let named: Vec<String> = named.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            let log_file = std::fs::File::create(&log).unwrap();
-            let child = Command::new(emulator_bin())
-                .env("APIM_EMULATOR_LISTEN", format!("127.0.0.1:{port}"))
-                .env("APIM_EMULATOR_BACKEND", backend)
-                .env("APIM_EMULATOR_SUBSCRIPTION_KEYS", keys.join(","))
-                .env("APIM_EMULATOR_NAMED_VALUES", named.join(","))
-                .env("APIM_EMULATOR_ROOT", root)
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file)
-                .spawn()
-                .expect("starting apim-emulator");
-            let mut emulator = Emulator {
-                base: format!("http://127.0.0.1:{port}"),
-                log: log.clone(),
-                child,
-            };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = emulator.child.try_wait() {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let mut cmd =
+                local_stack::emulator_command(&emulator_bin(), root, &addr, backend, keys, &named);
+            cmd.envs(env.iter().copied());
+            log_to(&mut cmd, &log);
+            match local_stack::spawn_ready(&mut cmd, &addr, READY_WITHIN) {
+                Ok(child) => {
+                    return Ok(Emulator {
+                        base: format!("http://{addr}"),
+                        log,
+                        child,
+                    })
+                }
+                Err(NotReady::Io(e)) => panic!("starting apim-emulator: {e}"),
+                Err(NotReady::Exited { .. }) => {
                     let output = std::fs::read_to_string(&log).unwrap_or_default();
-                    if output.contains("binding") {
-                        break; // port taken: try another
+                    if !output.contains("binding") {
+                        return Err(output);
                     }
-                    return Err(output);
+                    // Port taken: another port.
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(emulator);
-                }
-                std::thread::sleep(Duration::from_millis(20));
+                // Too slow: stopped; another port.
+                Err(NotReady::TimedOut { .. }) => {}
             }
         }
         Err(std::fs::read_to_string(&log).unwrap_or_default())
@@ -391,11 +375,9 @@ impl Emulator {
     /// (`reloaded` or `not reloaded`); returns that log line.
     pub fn hangup(&self) -> String {
         let before = self.log_text().lines().count();
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .expect("running kill");
-        assert!(status.success());
+        self.child
+            .hang_up()
+            .expect("sending SIGHUP to apim-emulator");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some(line) =
@@ -408,13 +390,6 @@ impl Emulator {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("no reload line after SIGHUP:\n{}", self.log_text());
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,18 +1,27 @@
 //! The gateway's own answers, with APIM's status codes and `{statusCode, message}` bodies.
 //!
-//! The message texts live here, once: the emulator answers with them, and the OpenAPI
-//! generator (`cargo xtask openapi`) and the tests read the same constants.
+//! The message texts live here, once: the emulator answers with them, and xtask's OpenAPI
+//! generator (`cargo xtask openapi`) and gateway checks (`cargo xtask verify`) read the same
+//! constants through this library. The integration tests under `tests/` spell the bodies
+//! out on purpose, as an oracle independent of these constants.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 
-/// APIM's texts, byte for byte (the missing-key body is 152 bytes, as in Microsoft's
-/// "unauthorized errors" troubleshooting article).
+/// API Management's texts, byte for byte: the two `401`s as Microsoft Learn documents them
+/// ("Azure API Management Troubleshooting Scenario 3 - Receiving unauthorized errors (401)
+/// while invoking APIs", KB 4464930; the missing-key body is 152 bytes), the `404` and
+/// `429` as the contract (SPEC section 5, `docs/gateway.md`) states them; `cargo xtask
+/// verify` compares all four with a deployed gateway's answers.
 pub mod messages {
+    /// `401`: no subscription key in the header or the query.
     pub const MISSING_KEY: &str = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.";
+    /// `401`: a key that is not valid for the API.
     pub const INVALID_KEY: &str = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.";
+    /// `404`: no API or operation matches.
     pub const NOT_FOUND: &str = "Resource not found";
+    /// `500`: the backend failed or did not answer.
     pub const INTERNAL_ERROR: &str = "Internal server error";
     /// Not APIM's (its answer is not documented): the emulator's and the ingress's refusal
     /// of dot segments; `cargo xtask verify` records what APIM does.
@@ -20,7 +29,7 @@ pub mod messages {
     pub const ENCODED_SEPARATORS: &str =
         "Invalid request path: encoded dots and separators are not accepted";
 
-    /// `Rate limit is exceeded. Try again in N seconds.`
+    /// `429`: `Rate limit is exceeded. Try again in N seconds.`
     pub fn rate_limited(retry_after_secs: u64) -> String {
         format!("Rate limit is exceeded. Try again in {retry_after_secs} seconds.")
     }

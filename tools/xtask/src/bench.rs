@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::credentials::{Credentials, RuntimeConfigFile};
+use local_stack::{wait_for_200, Credentials, Guard, RuntimeConfigFile, PRODUCTION_FLAGS};
+
 use crate::paths::root;
-use crate::procs::{self, cargo, wait_for_200, Guard};
+use crate::procs::{self, cargo};
 use crate::setup::{self, find_on_path, SetupArgs};
 use crate::{artifacts, run};
 
@@ -123,8 +124,6 @@ struct Bench {
     native: PathBuf,
     names_json: PathBuf,
     credentials: Credentials,
-    /// `SPIN_VARIABLE_*` for the production configuration.
-    production_env: Vec<(String, String)>,
     /// The production configuration as a static-provider runtime config (0600, temporary).
     production_runtime_config: RuntimeConfigFile,
 }
@@ -258,27 +257,24 @@ impl Bench {
             emulator: root().join("target/release/apim-emulator"),
             native: root().join("target/release/native-baseline"),
             names_json,
-            production_env: credentials.env(),
             production_runtime_config: RuntimeConfigFile::write(&credentials.variables())?,
             credentials,
         })
     }
 
-    fn production_vars(&self) -> Vec<(&str, &str)> {
-        self.production_env
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect()
-    }
-
     fn wasmtime(&self, wasm: &Path, port: u16, cache: bool) -> Command {
         let cache = if cache { "cache=y" } else { "cache=n" };
-        procs::wasmtime_serve(
+        self.wasmtime_with(wasm, port, &["-C", cache])
+    }
+
+    /// `wasmtime serve` in production shape (flags, variables) with `extra` flags.
+    fn wasmtime_with(&self, wasm: &Path, port: u16, extra: &[&str]) -> Command {
+        local_stack::wasmtime_serve(
             &self.wasmtime,
             wasm,
             &format!("127.0.0.1:{port}"),
-            &["-C", cache],
-            &self.production_vars(),
+            &[&PRODUCTION_FLAGS[..], extra].concat(),
+            &self.credentials.variables(),
         )
     }
 
@@ -295,27 +291,27 @@ impl Bench {
             ])
             .args(["--log-level", "warning", "--no-access-log"])
             .env("NAME_API_NAMES", &self.names_json)
-            .envs(self.production_vars());
+            .envs(self.credentials.env());
         cmd
     }
 
     fn native(&self, port: u16) -> Command {
         let mut cmd = Command::new(&self.native);
         cmd.arg(format!("127.0.0.1:{port}"))
-            .envs(self.production_vars());
+            .envs(self.credentials.env());
         cmd
     }
 
     fn emulator(&self, port: u16, backend_port: u16) -> Command {
-        let mut cmd = procs::emulator_command(
+        let mut named_values = self.credentials.named_values();
+        named_values.push(("rate-limit-calls", "100000000".to_owned()));
+        let mut cmd = local_stack::emulator_command(
             &self.emulator,
+            &root(),
             &format!("127.0.0.1:{port}"),
             &format!("http://127.0.0.1:{backend_port}"),
-            SUBSCRIPTION_KEY,
-            &format!(
-                "{},rate-limit-calls=100000000",
-                self.credentials.named_values()
-            ),
+            &[SUBSCRIPTION_KEY],
+            &named_values,
         );
         cmd.stdout(Stdio::from(
             std::fs::File::create(emulator_log()).expect("bench log"),
@@ -325,19 +321,15 @@ impl Bench {
 
     /// `spin up` of `source` (the manifest directory or a `.wasm`) in `config`.
     fn spin(&self, source: &Path, port: u16, config: SpinConfig) -> Option<Command> {
-        let mut cmd = Command::new(self.spin.as_ref()?);
-        cmd.current_dir(root())
-            .arg("up")
-            .arg("--from")
-            .arg(source)
-            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        let mut cmd = local_stack::spin_up(self.spin.as_ref()?, &format!("127.0.0.1:{port}"));
+        cmd.arg("--from").arg(source);
         match config {
             SpinConfig::Defaults => {}
             SpinConfig::Committed(file) => {
                 cmd.args(["--runtime-config-file", file]);
             }
             SpinConfig::ProductionEnvironment => {
-                cmd.envs(self.production_vars());
+                cmd.envs(self.credentials.env());
             }
             SpinConfig::ProductionRuntimeConfig => {
                 cmd.arg("--runtime-config-file")
@@ -429,13 +421,7 @@ impl Bench {
         contenders.push(one(
             "p3",
             "experiment: same handler on wasi:http@0.3 (spin-sdk 7.0), wasmtime serve",
-            procs::wasmtime_serve(
-                &self.wasmtime,
-                &self.p3,
-                "127.0.0.1:3108",
-                &["-Sp3", "-Wcomponent-model-async=y"],
-                &self.production_vars(),
-            ),
+            self.wasmtime_with(&self.p3, 3108, &["-Sp3", "-Wcomponent-model-async=y"]),
             3108,
             api_key(),
         ));

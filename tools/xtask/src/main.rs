@@ -5,7 +5,6 @@
 
 mod artifacts;
 mod bench;
-mod credentials;
 mod fuzz;
 mod letters;
 mod openapi;

@@ -5,10 +5,12 @@
 //! to read next to the contract), then round-tripped through `openapiv3`'s typed 3.0 model,
 //! so anything that is not 3.0 fails here. Routes, parameter rules, error shapes and
 //! examples all come from `name_api` (the examples are rendered by the real error code),
-//! so the document cannot drift from the handler; `cargo xtask openapi --check` (run by the
+//! and the gateway's messages from `apim_emulator::responses::messages` (what the emulator
+//! sends), so the document cannot drift from the handler or the gateway; `cargo xtask openapi --check` (run by the
 //! tests) fails when the committed file differs from a fresh generation.
 
 use anyhow::{bail, Context, Result};
+use apim_emulator::responses::messages;
 use name_api::config::Misconfiguration;
 use name_api::contract::*;
 use name_api::names::NAMES;
@@ -213,8 +215,8 @@ pub fn document() -> Value {
                                 JSON_CONTENT_TYPE: {
                                     "schema": { "$ref": "#/components/schemas/GatewayError" },
                                     "examples": {
-                                        "missing": { "value": gateway_error(401, APIM_MISSING_KEY_MESSAGE) },
-                                        "invalid": { "value": gateway_error(401, APIM_INVALID_KEY_MESSAGE) }
+                                        "missing": { "value": gateway_error(401, messages::MISSING_KEY) },
+                                        "invalid": { "value": gateway_error(401, messages::INVALID_KEY) }
                                     }
                                 },
                                 PROBLEM_CONTENT_TYPE: {
@@ -246,7 +248,7 @@ pub fn document() -> Value {
                             } })),
                             "content": { JSON_CONTENT_TYPE: {
                                 "schema": { "$ref": "#/components/schemas/GatewayError" },
-                                "example": gateway_error(429, &apim_rate_limit_message(42))
+                                "example": gateway_error(429, &messages::rate_limited(42))
                             }}
                         },
                         "500": {

@@ -18,10 +18,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
+use local_stack::{Credentials, HostProgram, Output, Stack, StackOptions};
+
 use crate::artifacts;
-use crate::credentials::Credentials;
 use crate::paths::root;
-use crate::procs::{self, HostProgram, Stack, StackOptions};
+use crate::procs;
 use crate::setup::{self, SetupArgs};
 
 #[derive(Args)]
@@ -78,10 +79,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         host_port: args.backend_port,
         gateway_port: args.port,
         credentials,
-        subscription_key,
+        subscription_keys: vec![subscription_key],
         named_values: Vec::new(),
         emulator: procs::build_release_emulator()?,
-        quiet: false,
+        output: Output::Terminal,
     })?;
     print_welcome(&stack, host_name);
     loop {
@@ -94,7 +95,7 @@ fn print_welcome(stack: &Stack, host_name: &str) {
     let (gateway, backend, key) = (
         stack.gateway_url(),
         &stack.host_addr,
-        &stack.subscription_key,
+        stack.subscription_key(),
     );
     println!();
     println!("name-api is running on {host_name} behind apim-emulator:");

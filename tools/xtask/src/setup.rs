@@ -20,18 +20,6 @@ use clap::Args;
 use crate::paths::root;
 use crate::run;
 
-/// How `wasmtime serve` runs the component everywhere (serve, bench, soak): `-Scli` links
-/// `wasi:cli/*` (Rust's std and the variables plug import it); the pooling allocator
-/// reuses instance slots, and keeping the first MiB of each linear memory resident resets
-/// it with a memset instead of fresh page faults on every request (about +50% requests/s
-/// here, measured by `cargo xtask bench`).
-pub const WASMTIME_SERVE_FLAGS: [&str; 4] = [
-    "-Scli",
-    "-Opooling-allocator=y",
-    "-Opooling-memory-keep-resident=1048576",
-    "-Opooling-table-keep-resident=65536",
-];
-
 /// The wasmtime release the project is tested with.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use local_stack::{Credentials, HostProgram, Output, Stack, StackOptions};
+
 use crate::artifacts;
-use crate::credentials::Credentials;
 use crate::paths::root;
-use crate::procs::{self, HostProgram, Stack, StackOptions};
+use crate::procs;
 use crate::setup::{self, SetupArgs};
 
 #[derive(Args)]
@@ -58,13 +59,16 @@ fn start_stack(
         host_port: ports.0,
         gateway_port: ports.1,
         credentials: credentials(),
-        subscription_key: SUBSCRIPTION_KEY.to_owned(),
+        subscription_keys: vec![SUBSCRIPTION_KEY.to_owned()],
         named_values: vec![
-            format!("rate-limit-calls={rate_limit_calls}"),
-            format!("rate-limit-renewal-period={rate_limit_period}"),
+            ("rate-limit-calls".to_owned(), rate_limit_calls.to_string()),
+            (
+                "rate-limit-renewal-period".to_owned(),
+                rate_limit_period.to_string(),
+            ),
         ],
         emulator: built.emulator.clone(),
-        quiet: true,
+        output: Output::Discard,
     })
 }
 
@@ -220,7 +224,7 @@ fn check_one_window(base: &str) -> Result<Vec<String>> {
     let started = Instant::now();
     let mut statuses = BTreeMap::<String, u64>::new();
     for _ in 0..LIMIT + 50 {
-        let response = procs::raw_get(addr, "/api/generate_name", &key)?;
+        let response = local_stack::raw_get(addr, "/api/generate_name", &key)?;
         let status = response.get(9..12).unwrap_or("???").to_owned();
         *statuses.entry(status).or_default() += 1;
     }
@@ -301,7 +305,7 @@ fn probe_retry_after(base: &str) -> Result<u64> {
     let addr = base.trim_start_matches("http://");
     let key = [("Ocp-Apim-Subscription-Key", SUBSCRIPTION_KEY.to_owned())];
     for _ in 0..1000 {
-        let response = procs::raw_get(addr, "/api/generate_name", &key)?;
+        let response = local_stack::raw_get(addr, "/api/generate_name", &key)?;
         if response.starts_with("HTTP/1.1 429") {
             let value = response
                 .lines()

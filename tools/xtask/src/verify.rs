@@ -13,22 +13,21 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use apim_emulator::responses::messages;
 use clap::Args;
+use local_stack::{Credentials, HostProgram, Output, Stack, StackOptions};
 use name_api::contract::{
-    apim_rate_limit_message, APIM_INVALID_KEY_MESSAGE, APIM_MISSING_KEY_MESSAGE,
-    APIM_NOT_FOUND_MESSAGE, BACKEND_KEY_HEADER, GENERATE_NAME_PATH, RATE_LIMIT_LIMIT_HEADER,
-    RATE_LIMIT_MAX_RENEWAL_SECS, RATE_LIMIT_REMAINING_HEADER, SUBSCRIPTION_KEY_HEADER,
-    SUBSCRIPTION_KEY_QUERY,
+    BACKEND_KEY_HEADER, GENERATE_NAME_PATH, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_MAX_RENEWAL_SECS,
+    RATE_LIMIT_REMAINING_HEADER, SUBSCRIPTION_KEY_HEADER, SUBSCRIPTION_KEY_QUERY,
 };
 use serde_json::{json, Value};
 use ureq::http;
 
 use crate::paths::root;
-use crate::procs::{self, Guard};
+use crate::procs::cargo;
 use crate::{artifacts, setup};
 
 #[derive(Args)]
@@ -75,11 +74,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let wasmtime =
         setup::find_wasmtime().context("wasmtime is required: run `cargo xtask setup`")?;
     let built = artifacts::build(true)?;
-    crate::run(Command::new(env!("CARGO")).current_dir(root()).args([
-        "build",
-        "--package",
-        "apim-emulator",
-    ]))?;
+    crate::run(cargo().args(["build", "--package", "apim-emulator"]))?;
     against_local_stack(
         &wasmtime,
         &built.composed,
@@ -422,7 +417,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's missing-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_MISSING_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::MISSING_KEY),
     );
     let wrong = format!("{key}-not-this-one");
     let reply = client.send("GET", &generate, Key::Header(&wrong), &[]);
@@ -433,7 +428,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's invalid-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_INVALID_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::INVALID_KEY),
     );
     let reply = client.send("GET", &generate, Key::Query(&wrong), &[]);
     contract(
@@ -443,7 +438,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "401, APIM's invalid-key body",
         SUBSCRIPTIONS_DOC,
         reply,
-        |r| apim_error(r, 401, APIM_INVALID_KEY_MESSAGE),
+        |r| apim_error(r, 401, messages::INVALID_KEY),
     );
 
     let reply = client.send("GET", &generate, Key::Header(key), &[]);
@@ -595,7 +590,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
     let reply = client.send("GET", "/no_such_api/generate_name", Key::Header(key), &[]);
     contract(
@@ -605,7 +600,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
     let reply = client.send("DELETE", &generate, Key::Header(key), &[]);
     contract(
@@ -615,7 +610,7 @@ fn contract_checks(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
         "404 {statusCode, \"Resource not found\"}",
         PROJECT_POLICY,
         reply,
-        |r| apim_error(r, 404, APIM_NOT_FOUND_MESSAGE),
+        |r| apim_error(r, 404, messages::NOT_FOUND),
     );
 
     let origin = args.origin.as_str();
@@ -966,7 +961,7 @@ fn rate_limit_check(client: &Client, args: &VerifyArgs, rows: &mut Vec<Row>) {
                     if r.status == 429
                         && (1..=u64::from(RATE_LIMIT_MAX_RENEWAL_SECS)).contains(&n) =>
                 {
-                    apim_error(r, 429, &apim_rate_limit_message(n))
+                    apim_error(r, 429, &messages::rate_limited(n))
                         .map(|s| format!("{s} after {calls} calls, Retry-After {n}"))
                 }
                 _ => Err(format!(
@@ -1050,41 +1045,27 @@ pub fn against_local_stack(
     const DOCS_BACKEND_KEY: &str = "verify-docs-backend-key-2b9d";
     const PRIMARY: &str = "verify-primary-subscription-key-51aa";
     const SECONDARY: &str = "verify-secondary-subscription-key-e03f";
-    let (backend, gateway) = (free_loopback_addr()?, free_loopback_addr()?);
-    let variables = [
-        ("SPIN_VARIABLE_BACKEND_KEY", BACKEND_KEY),
-        ("SPIN_VARIABLE_DOCS_BACKEND_KEY", DOCS_BACKEND_KEY),
-        ("SPIN_VARIABLE_REQUIRE_BACKEND_KEY", "true"),
-        ("SPIN_VARIABLE_API_BASE", "/api"),
-    ];
-    let mut host = procs::wasmtime_serve(wasmtime, composed, &backend, &[], &variables);
-    host.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut host = Guard(host.spawn().context("starting wasmtime serve")?);
-    procs::wait_for_200(&backend, None, &mut host.0, Duration::from_secs(60))?;
-
-    let named = format!(
-        "backend-key={BACKEND_KEY},docs-backend-key={DOCS_BACKEND_KEY},rate-limit-calls=40,rate-limit-renewal-period=60"
-    );
-    let mut gw = Guard(
-        Command::new(emulator)
-            .env("APIM_EMULATOR_LISTEN", &gateway)
-            .env("APIM_EMULATOR_BACKEND", format!("http://{backend}"))
-            .env(
-                "APIM_EMULATOR_SUBSCRIPTION_KEYS",
-                format!("{PRIMARY},{SECONDARY}"),
-            )
-            .env("APIM_EMULATOR_NAMED_VALUES", named)
-            .env("APIM_EMULATOR_ROOT", root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting apim-emulator")?,
-    );
-    procs::wait_for_200(&gateway, None, &mut gw.0, Duration::from_secs(30))?;
+    let stack = Stack::start(StackOptions {
+        host: HostProgram::Wasmtime {
+            wasmtime: wasmtime.to_owned(),
+            composed: composed.to_owned(),
+        },
+        host_port: free_loopback_port()?,
+        gateway_port: free_loopback_port()?,
+        credentials: Credentials {
+            api: BACKEND_KEY.to_owned(),
+            docs: DOCS_BACKEND_KEY.to_owned(),
+        },
+        subscription_keys: vec![PRIMARY.to_owned(), SECONDARY.to_owned()],
+        named_values: vec![
+            ("rate-limit-calls".to_owned(), "40".to_owned()),
+            ("rate-limit-renewal-period".to_owned(), "60".to_owned()),
+        ],
+        emulator: emulator.to_owned(),
+        output: Output::GatewayErrors,
+    })?;
     verify(VerifyArgs {
-        gateway: Some(format!("http://{gateway}")),
+        gateway: Some(stack.gateway_url()),
         key: Some(PRIMARY.to_owned()),
         key2: Some(SECONDARY.to_owned()),
         rate_limit: true,
@@ -1095,8 +1076,8 @@ pub fn against_local_stack(
     })
 }
 
-/// A loopback address with a port that was free a moment ago.
-fn free_loopback_addr() -> Result<String> {
+/// A loopback port that was free a moment ago.
+fn free_loopback_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.to_string())
+    Ok(listener.local_addr()?.port())
 }

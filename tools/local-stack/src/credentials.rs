@@ -1,6 +1,6 @@
 //! The component's production configuration for one local run, in the three forms the
-//! local stack needs: `SPIN_VARIABLE_*` environment for `wasmtime serve` (the composed
-//! plug reads it), a Spin runtime config with a static variables provider for `spin up`
+//! local stack needs: Spin variables for `wasmtime serve` (the composed plug reads them as
+//! `SPIN_VARIABLE_*`), a Spin runtime config with a static variables provider for `spin up`
 //! (Spin's environment provider costs about 25 ms per read; README, "Spin"), and the
 //! emulator's named values. Secrets go into the environment or a 0600 file, never argv.
 
@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::paths::root;
+use crate::host::spin_variable_env;
+use crate::repo_root;
 
 /// The two gateway credentials (SPEC section 4): one per APIM API.
 #[derive(Clone)]
@@ -32,27 +33,27 @@ impl Credentials {
         ]
     }
 
-    /// [`Self::variables`] as `SPIN_VARIABLE_<NAME>` pairs, for `wasmtime serve` and the
-    /// native baselines.
+    /// [`Self::variables`] as `SPIN_VARIABLE_<NAME>` pairs, for programs that read them
+    /// from their environment themselves (`spin up`'s environment provider, the native
+    /// baselines); [`crate::wasmtime_serve`] takes [`Self::variables`].
     pub fn env(&self) -> Vec<(String, String)> {
         self.variables()
             .into_iter()
-            .map(|(name, value)| (format!("SPIN_VARIABLE_{}", name.to_uppercase()), value))
+            .map(|(name, value)| (spin_variable_env(name), value))
             .collect()
     }
 
-    /// The emulator's secret named values (`backend-key=...,docs-backend-key=...`), each
-    /// one only if `infra/apim/named-values.json` declares it (the emulator refuses
-    /// undeclared names).
-    pub fn named_values(&self) -> String {
-        let declared = std::fs::read_to_string(root().join("infra/apim/named-values.json"))
+    /// The emulator's secret named values (`backend-key`, `docs-backend-key`), each one
+    /// only if `infra/apim/named-values.json` declares it (the emulator refuses undeclared
+    /// names).
+    pub fn named_values(&self) -> Vec<(&'static str, String)> {
+        let declared = std::fs::read_to_string(repo_root().join("infra/apim/named-values.json"))
             .unwrap_or_default();
         [("backend-key", &self.api), ("docs-backend-key", &self.docs)]
             .into_iter()
             .filter(|(name, _)| declared.contains(&format!("\"name\": \"{name}\"")))
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join(",")
+            .map(|(name, value)| (name, value.clone()))
+            .collect()
     }
 }
 
@@ -158,5 +159,20 @@ mod tests {
         assert!(env.contains(&("SPIN_VARIABLE_BACKEND_KEY".into(), "a".into())));
         assert!(env.contains(&("SPIN_VARIABLE_DOCS_BACKEND_KEY".into(), "d".into())));
         assert!(env.contains(&("SPIN_VARIABLE_REQUIRE_BACKEND_KEY".into(), "true".into())));
+    }
+
+    #[test]
+    fn named_values_are_the_declared_credentials() {
+        let credentials = Credentials {
+            api: "a".into(),
+            docs: "d".into(),
+        };
+        assert_eq!(
+            credentials.named_values(),
+            [
+                ("backend-key", "a".to_owned()),
+                ("docs-backend-key", "d".to_owned())
+            ]
+        );
     }
 }
