@@ -19,18 +19,28 @@ local paths = {
   "/public/docs",                                   -- 200 (cached)
 }
 -- Every 5th request also carries an 8 KB header. wrk.format replaces wrk.headers when given
--- a table, so the -H headers (the subscription key) are copied in.
-local pad = nil
+-- a table, so the -H headers (the subscription key) are copied in. The public API takes no
+-- key: API Management answers a key sent to it with 401 (docs/gateway.md), so requests to
+-- /public/ carry the -H headers without the subscription key.
+local SUBSCRIPTION_KEY = "ocp-apim-subscription-key"
+local with_key, with_key_padded, public, public_padded = nil, nil, nil, nil
 function init(args)
   -- `-- limited`: only the rate-limited operation, so every response is a counted call.
   if args[1] == "limited" then
     paths = { "/api/generate_name" }
   end
-  pad = {}
+  with_key, with_key_padded, public, public_padded = {}, {}, {}, {}
   for name, value in pairs(wrk.headers) do
-    pad[name] = value
+    with_key[name] = value
+    with_key_padded[name] = value
+    if string.lower(name) ~= SUBSCRIPTION_KEY then
+      public[name] = value
+      public_padded[name] = value
+    end
   end
-  pad["X-Pad"] = string.rep("p", 8000)
+  local padding = string.rep("p", 8000)
+  with_key_padded["X-Pad"] = padding
+  public_padded["X-Pad"] = padding
 end
 
 local threads = {}
@@ -44,10 +54,11 @@ statuses = {}
 function request()
   counter = counter + 1
   local path = paths[(counter % #paths) + 1]
-  if counter % 5 == 0 then
-    return wrk.format("GET", path, pad)
+  local padded = counter % 5 == 0
+  if string.sub(path, 1, 8) == "/public/" then
+    return wrk.format("GET", path, padded and public_padded or public)
   end
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, padded and with_key_padded or with_key)
 end
 
 function response(status, headers, body)
