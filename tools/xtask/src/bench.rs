@@ -64,10 +64,8 @@ const LOCAL_RUNTIME_CONFIG: &str = "spin-local.toml";
 /// The floor-plus-reads component's manifest and its static-provider runtime config.
 const VARIABLES_MANIFEST: &str = "bench/hello-variables/spin.toml";
 const VARIABLES_STATIC_CONFIG: &str = "bench/hello-variables/static.toml";
-/// Rounds for each comparison with a hello-world floor; each round runs both servers,
-/// and which goes first alternates (ABBA), so a drift in the machine's speed during the
-/// comparison does not favour either. Seven 5 s rounds: on this 2-core machine single
-/// rounds of the same pair range from 0.67 to 0.96, so the median needs that many.
+/// Rounds of each comparison with a hello-world floor ([`compare_with_floor`]). Seven 5 s
+/// rounds: on this 2-core machine single rounds of the same pair range over 25%.
 const PAIRED_ROUNDS: usize = 7;
 
 /// One wrk run.
@@ -501,29 +499,35 @@ impl Bench {
     /// The "within 10% of hello world" comparisons are sensitive to background noise, so
     /// they get their own measurement: both servers up, alternating 16-connection runs.
     fn paired_floor_ratios(&self) -> Result<Vec<Paired>> {
-        let mut results = run_pairs(vec![(
-            "(a) name-api / (h) hello world, wasmtime serve",
-            self.wasmtime(&self.composed, 3121, true),
+        let mut results = compare_with_floor(
             self.wasmtime(&self.hello, 3122, true),
-        )])?;
+            vec![(
+                "(a) name-api / (h) hello world, wasmtime serve",
+                self.wasmtime(&self.composed, 3121, true),
+            )],
+        )?;
         results.extend(self.paired_spin_ratios()?);
         Ok(results)
     }
 
-    /// The Spin floor comparisons (none without spin).
+    /// The Spin floor comparisons, every documented configuration against one floor (none
+    /// without spin).
     fn paired_spin_ratios(&self) -> Result<Vec<Paired>> {
-        let mut pairs = Vec::new();
         let manifest = root();
-        if let (Some(local), Some(hello), Some(production), Some(hello2)) = (
-            self.spin(&manifest, 3123, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG)),
+        let (Some(floor), Some(local), Some(production)) = (
             self.spin(&self.hello, 3124, SpinConfig::Defaults),
+            self.spin(&manifest, 3123, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG)),
             self.spin(&manifest, 3125, SpinConfig::ProductionRuntimeConfig),
-            self.spin(&self.hello, 3126, SpinConfig::Defaults),
-        ) {
-            pairs.push(("(s-local) / (s-h) hello world, spin up", local, hello));
-            pairs.push(("(s-rc) / (s-h) hello world, spin up", production, hello2));
-        }
-        run_pairs(pairs)
+        ) else {
+            return Ok(Vec::new());
+        };
+        compare_with_floor(
+            floor,
+            vec![
+                ("(s-local) / (s-h) hello world, spin up", local),
+                ("(s-rc) / (s-h) hello world, spin up", production),
+            ],
+        )
     }
 
     fn cold_starts(&self, trials: usize) -> Result<Vec<(&'static str, &'static str, f64)>> {
@@ -604,41 +608,23 @@ enum SpinConfig {
     ProductionRuntimeConfig,
 }
 
-/// Each (label, server, floor) through [`paired_ratio`]; ports from the commands.
-fn run_pairs(pairs: Vec<(&'static str, Command, Command)>) -> Result<Vec<Paired>> {
-    let mut results = Vec::new();
-    for (label, server, floor) in pairs {
-        println!("bench: {label}, {PAIRED_ROUNDS} alternating rounds at 16 connections");
-        let (port, floor_port) = (listen_port(&server)?, listen_port(&floor)?);
-        let mut ratios = paired_ratio(server, port, floor, floor_port)?;
-        ratios.sort_by(f64::total_cmp);
-        results.push(Paired {
-            label,
-            ratio: ratios[ratios.len() / 2],
-            spread: (ratios[0], ratios[ratios.len() - 1]),
-        });
+/// Servers compared with one floor: all up at once, each round loads every one of them at
+/// 16 connections, and each server's ratio in a round is against the floor's run in that
+/// same round. The order rotates by one every round and reverses every other round, so no
+/// server always runs first or right after another (a drift in the machine's speed over
+/// the rounds favours none). Ports come from the commands.
+fn compare_with_floor(
+    floor: Command,
+    servers: Vec<(&'static str, Command)>,
+) -> Result<Vec<Paired>> {
+    if servers.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(results)
-}
-
-/// The port of the `127.0.0.1:PORT` argument a server command listens on.
-fn listen_port(cmd: &Command) -> Result<u16> {
-    cmd.get_args()
-        .filter_map(|a| a.to_str()?.strip_prefix("127.0.0.1:")?.parse().ok())
-        .next()
-        .context("no 127.0.0.1:PORT argument")
-}
-
-/// The per-round ratios of `server` req/s to `floor` req/s over [`PAIRED_ROUNDS`], the
-/// order of the two runs in a round alternating.
-fn paired_ratio(
-    mut server: Command,
-    port: u16,
-    mut floor: Command,
-    floor_port: u16,
-) -> Result<Vec<f64>> {
     let headers = [("x-backend-key", BACKEND_KEY.to_owned())];
-    let start = |cmd: &mut Command, port: u16| -> Result<Guard> {
+    let (labels, commands): (Vec<&str>, Vec<Command>) = servers.into_iter().unzip();
+    let mut running = Vec::new();
+    for mut cmd in std::iter::once(floor).chain(commands) {
+        let port = listen_port(&cmd)?;
         let mut child = Guard(
             cmd.stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -651,30 +637,59 @@ fn paired_ratio(
             &mut child.0,
             Duration::from_secs(60),
         )?;
-        Ok(child)
-    };
-    let servers = (start(&mut server, port)?, start(&mut floor, floor_port)?);
-    let load = |port: u16| wrk(&format!("http://127.0.0.1:{port}{PATH}"), &headers, 16, 5);
-    let mut ratios = Vec::new();
-    for round in 0..PAIRED_ROUNDS {
-        let (a, h) = if round % 2 == 0 {
-            let a = load(port)?;
-            (a, load(floor_port)?)
-        } else {
-            let h = load(floor_port)?;
-            (load(port)?, h)
-        };
-        println!(
-            "  round {}: {:.0} req/s against {:.0} req/s, ratio {:.3}",
-            round + 1,
-            a.rps,
-            h.rps,
-            a.rps / h.rps
-        );
-        ratios.push(a.rps / h.rps);
+        running.push((port, child));
     }
-    drop(servers);
-    Ok(ratios)
+    println!(
+        "bench: {} against the floor, {PAIRED_ROUNDS} rounds at 16 connections",
+        labels.join("; ")
+    );
+    let mut ratios = vec![Vec::new(); labels.len()];
+    for round in 0..PAIRED_ROUNDS {
+        let mut order: Vec<usize> = (0..running.len()).collect();
+        order.rotate_left(round % running.len());
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut rps = vec![0.0; running.len()];
+        for index in order {
+            let port = running[index].0;
+            rps[index] = wrk(&format!("http://127.0.0.1:{port}{PATH}"), &headers, 16, 5)?.rps;
+        }
+        let line: Vec<String> = rps[1..]
+            .iter()
+            .map(|r| format!("{r:.0} ({:.3})", r / rps[0]))
+            .collect();
+        println!(
+            "  round {}: floor {:.0} req/s; {}",
+            round + 1,
+            rps[0],
+            line.join(", ")
+        );
+        for (server, r) in rps[1..].iter().enumerate() {
+            ratios[server].push(r / rps[0]);
+        }
+    }
+    drop(running);
+    Ok(labels
+        .into_iter()
+        .zip(ratios)
+        .map(|(label, mut ratios)| {
+            ratios.sort_by(f64::total_cmp);
+            Paired {
+                label,
+                ratio: ratios[ratios.len() / 2],
+                spread: (ratios[0], ratios[ratios.len() - 1]),
+            }
+        })
+        .collect())
+}
+
+/// The port of the `127.0.0.1:PORT` argument a server command listens on.
+fn listen_port(cmd: &Command) -> Result<u16> {
+    cmd.get_args()
+        .filter_map(|a| a.to_str()?.strip_prefix("127.0.0.1:")?.parse().ok())
+        .next()
+        .context("no 127.0.0.1:PORT argument")
 }
 
 fn emulator_log() -> PathBuf {
