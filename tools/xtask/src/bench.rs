@@ -61,6 +61,11 @@ const PATH: &str = "/generate_name";
 const DOCS_ASSET: &str = "/docs/swagger-ui-bundle.js";
 /// The runtime config the README gives `spin up` (static provider, development mode).
 const LOCAL_RUNTIME_CONFIG: &str = "spin-local.toml";
+/// The floors as Spin apps: run from a manifest, as name-api is, so both pay what Spin
+/// costs every manifest app (it opens the component's stdout and stderr log files for each
+/// request; a bare `.wasm` has no log directory, row s-hw).
+const FLOOR_MANIFEST: &str = "bench/hello-component/spin.toml";
+const FLOOR_DEFAULT_MANIFEST: &str = "bench/hello-default/spin.toml";
 /// The floor-plus-reads component's manifest and its static-provider runtime config.
 const VARIABLES_MANIFEST: &str = "bench/hello-variables/spin.toml";
 const VARIABLES_STATIC_CONFIG: &str = "bench/hello-variables/static.toml";
@@ -430,9 +435,14 @@ impl Bench {
     /// Every documented Spin configuration of name-api, and the floors, on `spin up`.
     fn spin_contenders(&self) -> Vec<Contender> {
         let manifest = root();
-        let rows: [(&'static str, &str, &Path, SpinConfig, &str); 6] = [
-            ("s-h", "hello world on spin up, name-api's build settings (the floor)", &self.hello, SpinConfig::Defaults, BACKEND_KEY),
-            ("s-h0", "hello world on spin up, default build settings", &self.hello_default, SpinConfig::Defaults, BACKEND_KEY),
+        let (floor, floor_default) = (
+            root().join(FLOOR_MANIFEST),
+            root().join(FLOOR_DEFAULT_MANIFEST),
+        );
+        let rows: [(&'static str, &str, &Path, SpinConfig, &str); 7] = [
+            ("s-h", "hello world on spin up, name-api's build settings (the floor)", &floor, SpinConfig::Defaults, BACKEND_KEY),
+            ("s-h0", "hello world on spin up, default build settings", &floor_default, SpinConfig::Defaults, BACKEND_KEY),
+            ("s-hw", "hello world on spin up as a bare .wasm (no manifest: no per-request log files)", &self.hello, SpinConfig::Defaults, BACKEND_KEY),
             ("s-plain", "name-api, plain `spin up` (variables at their defaults: environment provider)", &manifest, SpinConfig::Defaults, BACKEND_KEY),
             ("s-local", "name-api, `spin up --runtime-config-file spin-local.toml` (static provider)", &manifest, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG), BACKEND_KEY),
             ("s-env", "name-api, production variables as SPIN_VARIABLE_* (environment provider)", &manifest, SpinConfig::ProductionEnvironment, BACKEND_KEY),
@@ -515,7 +525,7 @@ impl Bench {
     fn paired_spin_ratios(&self) -> Result<Vec<Paired>> {
         let manifest = root();
         let (Some(floor), Some(local), Some(production)) = (
-            self.spin(&self.hello, 3124, SpinConfig::Defaults),
+            self.spin(&root().join(FLOOR_MANIFEST), 3124, SpinConfig::Defaults),
             self.spin(&manifest, 3123, SpinConfig::Committed(LOCAL_RUNTIME_CONFIG)),
             self.spin(&manifest, 3125, SpinConfig::ProductionRuntimeConfig),
         ) else {
