@@ -683,12 +683,7 @@ fn downstream_caching(headers: &mut HeaderMap, downstream: Downstream) {
     }
     let mut directives: Vec<String> = vec!["public".into()];
     directives.extend(cache_control(headers).into_iter().filter(|d| {
-        let name = d
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let name = directive_name(d);
         name != "public" && name != "must-revalidate"
     }));
     if downstream.must_revalidate {
@@ -713,14 +708,19 @@ fn cache_control(headers: &HeaderMap) -> Vec<String> {
 /// The backend said the response is not for shared caches.
 fn forbids_storing(headers: &HeaderMap) -> bool {
     cache_control(headers).iter().any(|d| {
-        let name = d
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let name = directive_name(d);
         name == "no-store" || name == "private"
     })
+}
+
+/// A `Cache-Control` directive's name, lower-cased (`max-age=60` -> `max-age`).
+fn directive_name(directive: &str) -> String {
+    directive
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn apply_header(

@@ -44,10 +44,11 @@ struct Window {
     total: u64,
 }
 
-/// Accepted calls per counter (API and subscription).
+/// Accepted calls per counter: API, then subscription (two levels, so counting a call to a
+/// known counter allocates nothing).
 #[derive(Default)]
 pub struct SlidingWindows {
-    windows: HashMap<(String, String), Window>,
+    windows: HashMap<String, HashMap<String, Window>>,
 }
 
 impl SlidingWindows {
@@ -56,8 +57,25 @@ impl SlidingWindows {
     }
 
     /// Slots held across all counters (what the memory bound is about).
-    pub fn slots(&self) -> usize {
-        self.windows.values().map(|w| w.slots.len()).sum()
+    #[cfg(test)]
+    fn slots(&self) -> usize {
+        self.windows
+            .values()
+            .flat_map(HashMap::values)
+            .map(|w| w.slots.len())
+            .sum()
+    }
+
+    /// The counter's window, created on its first call.
+    fn window(&mut self, api: &str, subscription: &str) -> &mut Window {
+        if !self.windows.contains_key(api) {
+            self.windows.insert(api.to_owned(), HashMap::new());
+        }
+        let per_api = self.windows.get_mut(api).expect("inserted above");
+        if !per_api.contains_key(subscription) {
+            per_api.insert(subscription.to_owned(), Window::default());
+        }
+        per_api.get_mut(subscription).expect("inserted above")
     }
 
     fn count_at(
@@ -67,10 +85,7 @@ impl SlidingWindows {
         period: Duration,
         now: Instant,
     ) -> Count {
-        let window = self
-            .windows
-            .entry((api.to_owned(), subscription.to_owned()))
-            .or_default();
+        let window = self.window(api, subscription);
         while let Some(oldest) = window.slots.front() {
             if now.duration_since(oldest.last) < period {
                 break;

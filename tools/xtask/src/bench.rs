@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use local_stack::{wait_for_200, Credentials, Guard, RuntimeConfigFile, PRODUCTION_FLAGS};
+use local_stack::{
+    spawn_ready, wait_for_200, Credentials, Guard, RuntimeConfigFile, PRODUCTION_FLAGS,
+};
 
 use crate::paths::root;
 use crate::procs::{self, cargo};
@@ -635,14 +637,13 @@ fn compare_with_floor(
     let mut running = Vec::new();
     for mut cmd in std::iter::once(floor).chain(commands) {
         let port = listen_port(&cmd)?;
-        let mut child = Guard(
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?,
-        );
+        let addr = format!("127.0.0.1:{port}");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = spawn_ready(&mut cmd, &addr, Duration::from_secs(60))?;
         wait_for_200(
-            &format!("127.0.0.1:{port}"),
+            &addr,
             Some((PATH, &headers[..])),
             &mut child.0,
             Duration::from_secs(60),
@@ -737,13 +738,8 @@ fn measure(mut contender: Contender, args: &BenchArgs) -> Result<Row> {
     let mut children = Vec::new();
     for (cmd, port) in contender.commands.iter_mut().zip(&contender.ports) {
         cmd.stdin(Stdio::null()).stderr(Stdio::null());
-        let mut child = Guard(cmd.spawn().with_context(|| format!("starting {cmd:?}"))?);
-        wait_for_200(
-            &format!("127.0.0.1:{port}"),
-            None,
-            &mut child.0,
-            Duration::from_secs(60),
-        )?;
+        let child = spawn_ready(cmd, &format!("127.0.0.1:{port}"), Duration::from_secs(60))
+            .with_context(|| format!("starting {cmd:?}"))?;
         children.push(child);
     }
     let path = contender
